@@ -1,0 +1,1 @@
+"""Code included by the pages of the site, one module per topic."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The set-up and test commands, included by the home page (docs/index.*.md).
+# README.md shows the same lines and .ci/run runs the `test` one; tests/test_promise.py checks
+# that all three say exactly the same thing.
+
+# --8<-- [start:serve]
+python3 -m pip install -e ".[docs]" "torch==2.13.0" && python3 -m mkdocs serve -a 127.0.0.1:8000
+# --8<-- [end:serve]
+
+# --8<-- [start:test]
+python3 -m pip install -e ".[test]" "torch==2.13.0" && python3 -m pytest
+# --8<-- [end:test]
+
+# --8<-- [start:build]
+python3 -m mkdocs build --strict
+# --8<-- [end:build]
+
+# --8<-- [start:gpu]
+python3 -m pytest -m gpu
+# --8<-- [end:gpu]

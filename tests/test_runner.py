@@ -1,0 +1,121 @@
+"""The page runner itself: a wrong expected output fails and names the snippet file and line,
+fences with attributes are collected, inline code is refused, GPU examples are marked and skipped.
+
+Each test builds a small copy of the project in a temporary folder and runs pytest there.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Path:
+    """A copy of the runner's configuration: conftest.py, mkdocs.yml, sitekit/."""
+    path = pytester.path
+    shutil.copy(ROOT / "conftest.py", path / "conftest.py")
+    shutil.copy(ROOT / "mkdocs.yml", path / "mkdocs.yml")
+    shutil.copytree(ROOT / "sitekit", path / "sitekit", ignore=shutil.ignore_patterns("__pycache__"))
+    (path / "docs").mkdir()
+    (path / "snippets").mkdir()
+    return path
+
+
+def test_a_changed_expected_output_fails_naming_the_snippet_file(pytester, project):
+    shutil.copy(ROOT / "docs" / "shapes.en.md", project / "docs" / "shapes.en.md")
+    source = (ROOT / "snippets" / "shapes.py").read_text(encoding="utf-8")
+    lines = source.splitlines()
+    target = lines.index(">>> q.stride()") + 1  # 0-based index of its expected output
+    assert lines[target] == "(12, 2, 4, 1)"
+    lines[target] = "(12, 4, 2, 1)"
+    (project / "snippets" / "shapes.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
+
+    result.assert_outcomes(failed=1, passed=20)
+    output = result.stdout.str()
+    assert f"failing example at snippets/shapes.py:{target}" in output  # 1-based line of `>>>`
+    assert "Expected:\n    (12, 4, 2, 1)\nGot:\n    (12, 2, 4, 1)" in output
+
+
+PAGE = """\
+# Runner check
+
+```python title="snippets/demo.py"
+--8<-- "snippets/demo.py:setup"
+```
+
+```pycon hl_lines="1"
+--8<-- "snippets/demo.py:uses_setup"
+```
+
+```python
+--8<-- "snippets/demo.py:broken"
+```
+
+```pycon
+--8<-- "snippets/demo.py:gpu_check"
+```
+"""
+
+DEMO = '''\
+import torch
+
+# --8<-- [start:setup]
+def double(x):
+    return 2 * x
+# --8<-- [end:setup]
+
+# --8<-- [start:broken]
+y = double(1)
+z = undefined_name + y
+# --8<-- [end:broken]
+
+SESSIONS = r"""
+# --8<-- [start:uses_setup]
+>>> double(21)
+42
+# --8<-- [end:uses_setup]
+
+# --8<-- [start:gpu_check]
+>>> torch.cuda.is_available()
+True
+# --8<-- [end:gpu_check]
+"""
+'''
+
+
+def test_attributes_namespace_errors_and_gpu_examples(pytester, project):
+    (project / "docs" / "demo.en.md").write_text(PAGE, encoding="utf-8")
+    (project / "snippets" / "demo.py").write_text(DEMO, encoding="utf-8")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", "docs")
+    output = result.stdout.str()
+
+    gpu = torch.cuda.is_available()
+    # title= and hl_lines= fences are collected; the page shares one namespace; the broken block
+    # fails at its own line in the snippet file; the GPU example is skipped without CUDA.
+    result.assert_outcomes(passed=3 if gpu else 2, failed=1, skipped=0 if gpu else 1)
+    assert "snippets/demo.py:10: z = undefined_name + y" in output
+    assert "NameError: name 'undefined_name' is not defined" in output
+    if not gpu:
+        assert re.search(r"SKIPPED \[1\] .*needs a CUDA GPU", output)
+
+    selected = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "gpu", "docs")
+    selected.assert_outcomes(passed=1 if gpu else 0, skipped=0 if gpu else 1, deselected=3)
+
+
+def test_inline_code_on_a_page_fails(pytester, project):
+    (project / "docs" / "inline.en.md").write_text(
+        "# Inline\n\n```pycon\n>>> 1 + 1\n2\n```\n", encoding="utf-8"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
+    result.assert_outcomes(failed=1)
+    assert "code written on the page instead of included from snippets/" in result.stdout.str()
