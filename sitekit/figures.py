@@ -122,7 +122,7 @@ def split_heads_svg(lang: str, L: int = 3, H: int = 2, D: int = 2) -> str:
     body = "\n".join(parts)
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0f}" '
-        f'viewBox="0 0 {width} {height:.0f}" role="img" style="background:#fff">\n{body}\n</svg>\n'
+        f'viewBox="0 0 {width} {height:.0f}" role="img" font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif" style="background:#fff">\n{body}\n</svg>\n'
     )
 
 
