@@ -1,6 +1,6 @@
 """MkDocs hooks (listed in mkdocs.yml).
 
-* Before each build: generate the diagrams of :mod:`sitekit.figures` (both languages).
+* Before each build: generate the diagrams of every ``sitekit/figures*.py`` module (both languages).
 * One search index per language. The i18n plugin writes one combined index at
   ``search/search_index.json``, so a reader on the English site would get Chinese pages and vice
   versa. After the whole build we split it: ``search/`` keeps the Chinese pages and
@@ -20,18 +20,30 @@ from mkdocs.plugins import event_priority
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 OTHER_PREFIXES = tuple(f"{lang}/" for lang in LANGUAGES if lang != DEFAULT_LANGUAGE)
-CONFIG_BASE = re.compile(r'(<script id="__config" type="application/json">\{"annotate": [^,]*, "base": ")([^"]*)(")')
+CONFIG_SCRIPT = re.compile(r'(<script id="__config" type="application/json">)(.*?)(</script>)', re.DOTALL)
+
+
+def all_figures() -> dict:
+    """`FIGURES` of every `sitekit/figures*.py` module: file pattern -> draw(lang)."""
+    import importlib
+    import pkgutil
+
+    import sitekit
+
+    figures = {}
+    for module in sorted(m.name for m in pkgutil.iter_modules(sitekit.__path__)):
+        if module.startswith("figures"):
+            figures.update(importlib.import_module(f"sitekit.{module}").FIGURES)
+    return figures
 
 
 def write_figures(docs_dir: Path) -> list[Path]:
-    """Write every figure of sitekit.figures for both languages; touch a file only if it changed.
+    """Write every figure for both languages; touch a file only if it changed.
 
     Writing only on change keeps `mkdocs serve` from rebuilding in a loop.
     """
-    from sitekit.figures import FIGURES
-
     written = []
-    for pattern, draw in FIGURES.items():
+    for pattern, draw in all_figures().items():
         for lang in LANGUAGES:
             path = docs_dir / pattern.format(lang=lang)
             svg = draw(lang)
@@ -60,7 +72,13 @@ def on_post_page(output: str, page, config, **kwargs):
         return output
     depth = page.url[len(lang) + 1 :].count("/")  # "en/shapes/" -> 1, "en/" -> 0
     base = "/".join([".."] * depth) or "."
-    output, count = CONFIG_BASE.subn(lambda m: m.group(1) + base + m.group(3), output, count=1)
+
+    def rebase(match: re.Match) -> str:
+        material_config = json.loads(match.group(2))
+        material_config["base"] = base
+        return match.group(1) + json.dumps(material_config) + match.group(3)
+
+    output, count = CONFIG_SCRIPT.subn(rebase, output, count=1)
     if count != 1:
         raise RuntimeError(f"{page.url}: Material's __config block not found; search cannot be split")
     return output
