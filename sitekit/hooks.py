@@ -1,6 +1,7 @@
 """MkDocs hooks (listed in mkdocs.yml).
 
 * Before each build: generate the diagrams of every ``sitekit/figures*.py`` module (both languages).
+* No head ``hreflang`` links (they make Material request a sitemap.xml per page: 404s).
 * One search index per language. The i18n plugin writes one combined index at
   ``search/search_index.json``, so a reader on the English site would get Chinese pages and vice
   versa. After the whole build we split it: ``search/`` keeps the Chinese pages and
@@ -20,6 +21,11 @@ from mkdocs.plugins import event_priority
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 OTHER_PREFIXES = tuple(f"{lang}/" for lang in LANGUAGES if lang != DEFAULT_LANGUAGE)
+#: Material fetches `<href>/sitemap.xml` for every `<link rel="alternate" hreflang>` in the head,
+#: expecting language roots; the i18n plugin puts page URLs there, so every page would log 404s.
+#: The language switcher links themselves already point at the same page in the other language,
+#: and the sitemap lists the hreflang alternates, so the head links are dropped.
+HREFLANG_LINK = re.compile(r'<link rel="alternate" href="[^"]*" hreflang="[^"]*">\n?')
 CONFIG_SCRIPT = re.compile(r'(<script id="__config" type="application/json">)(.*?)(</script>)', re.DOTALL)
 
 
@@ -66,7 +72,9 @@ def _language_of(url: str) -> str:
 
 
 def on_post_page(output: str, page, config, **kwargs):
-    """Give pages of a non-default language their language root as Material's `base`."""
+    """Drop head hreflang links (see HREFLANG_LINK) and give pages of a non-default language
+    their language root as Material's `base`."""
+    output = HREFLANG_LINK.sub("", output)
     lang = _language_of(page.url)
     if lang == DEFAULT_LANGUAGE:
         return output
@@ -110,3 +118,8 @@ def on_post_build(config, **kwargs):
     if i18n is not None and getattr(i18n, "building", False):
         return  # a nested per-language build: the combined index is not final yet
     split_search_index(Path(config["site_dir"]))
+
+
+def on_post_template(output: str, template_name: str, config, **kwargs):
+    """The same for theme templates such as 404.html."""
+    return HREFLANG_LINK.sub("", output)

@@ -113,6 +113,12 @@ def test_no_page_loads_anything_from_another_host(site):
     assert not any("fonts.googleapis" in p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
 
 
+def test_no_head_link_makes_material_fetch_a_missing_sitemap(site):
+    for html_file in site.rglob("*.html"):
+        html = html_file.read_text(encoding="utf-8")
+        assert not re.search(r'<link rel="alternate"[^>]*hreflang', html), html_file
+
+
 def test_one_search_index_per_language(site):
     zh = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
     en = json.loads((site / "en" / "search" / "search_index.json").read_text(encoding="utf-8"))
