@@ -82,6 +82,19 @@ def test_the_runner_collects_every_python_and_pycon_block(page):
     assert collected == expected
 
 
+def test_gpu_examples_are_labelled_for_the_reader():
+    """A block that only runs on a GPU says so in its title, e.g. ```pycon title="GPU"."""
+    unlabelled = []
+    for page in pages():
+        text = page.read_text(encoding="utf-8")
+        for match in FENCE.finditer(text):
+            info, body = match.group("info"), match.group("body")
+            if any(re.search(r":gpu[-_]", target) for target in re.findall(r'"([^"]+)"', body)):
+                if not re.search(r'title="[^"]*GPU[^"]*"', info):
+                    unlabelled.append(f"{page.name}:{text.count(chr(10), 0, match.start()) + 1}")
+    assert not unlabelled, "GPU blocks without a title naming GPU: " + ", ".join(unlabelled)
+
+
 def test_includes_expand_to_the_section_text():
     include = expander(str(ROOT / "mkdocs.yml")).expand("snippets/shapes.py:split_heads")
     source = (ROOT / include.path).read_text(encoding="utf-8").splitlines()
