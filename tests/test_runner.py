@@ -85,6 +85,7 @@ SESSIONS = r"""
 # --8<-- [end:uses_setup]
 
 # --8<-- [start:gpu_check]
+>>> import torch
 >>> torch.cuda.is_available()
 True
 # --8<-- [end:gpu_check]

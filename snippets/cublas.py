@@ -1,0 +1,368 @@
+"""Chapter 3 — cuBLAS batched GEMM (cuBLAS 批量 GEMM).
+
+Included section by section by ``docs/cublas.zh.md`` and ``docs/cublas.en.md``. Sections that hold
+functions run as code on the page; the sections inside ``SESSIONS`` are interactive sessions,
+checked as doctests. Sections whose name starts with ``gpu_`` need a CUDA GPU: they are skipped
+elsewhere. Names follow the math: B batch, H heads, L sequence length, D head_dim.
+"""
+
+# --8<-- [start:imports]
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from typing import NamedTuple
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+# --8<-- [end:imports]
+
+
+# --8<-- [start:strided_batch_params]
+class StridedBatch(NamedTuple):
+    """Everything a *StridedBatched* GEMM needs to find every matrix of one operand."""
+
+    offset: int  # the base pointer, as an element offset into the storage
+    count: int  # batchCount: how many matrices
+    stride: int  # strideA: elements from the start of one matrix to the start of the next
+    rows: int
+    cols: int
+    ld: int  # lda, the leading dimension: elements from one row (or column) to the next
+    order: str  # "row-major" (rows are contiguous) or "column-major" (columns are)
+
+
+def strided_batch_params(t: torch.Tensor) -> StridedBatch:
+    """Describe t = (*batch, rows, cols) as one base pointer + one batch stride (or ValueError)."""
+    if t.dim() < 3:
+        raise ValueError(
+            f"strided_batch_params expects a (*batch, rows, cols) tensor with at least 3 dims, "
+            f"got {t.dim()} dims with shape {tuple(t.shape)}"
+        )
+    *batch, rows, cols = t.shape
+    *batch_strides, row_stride, col_stride = t.stride()
+    # Each matrix: BLAS reads it by rows or by columns, one of the two steps must be 1.
+    if col_stride == 1 and row_stride >= max(1, cols):
+        order, ld = "row-major", row_stride
+    elif row_stride == 1 and col_stride >= max(1, rows):
+        order, ld = "column-major", col_stride
+    else:
+        raise ValueError(
+            f"each {rows}x{cols} matrix has strides ({row_stride}, {col_stride}): BLAS needs one "
+            f"of them to be 1 and the other to span a whole row or column; call .contiguous() first"
+        )
+    # The batch: all batch dims together must be one arithmetic sequence of matrix starts.
+    count = 1
+    for n in batch:
+        count *= n
+    dims = [(n, s) for n, s in zip(batch, batch_strides) if n != 1]  # size-1 dims never step
+    for (n0, s0), (n1, s1) in zip(dims, dims[1:]):
+        if s0 != s1 * n1:
+            raise ValueError(
+                f"the batch dims {tuple(batch)} with strides {tuple(batch_strides)} cannot be "
+                f"walked with one stride: a dim of stride {s1} and size {n1} ends at {s1 * n1}, "
+                f"but the next matrix along the outer dim starts at {s0}; make the batch "
+                f"contiguous first (.contiguous(), or reshape, which copies)"
+            )
+    stride = dims[-1][1] if dims else batch_strides[-1]
+    return StridedBatch(t.storage_offset(), count, stride, rows, cols, ld, order)
+# --8<-- [end:strided_batch_params]
+
+
+# --8<-- [start:strided_batched_gemm]
+def matrix_at(memory: torch.Tensor, p: StridedBatch, i: int) -> torch.Tensor:
+    """Matrix number i of a strided batch: it starts at p.offset + i * p.stride."""
+    steps = (p.ld, 1) if p.order == "row-major" else (1, p.ld)
+    return torch.as_strided(memory, (p.rows, p.cols), steps, p.offset + i * p.stride)
+
+
+def strided_batched_gemm(a_mem: torch.Tensor, a: StridedBatch,
+                         b_mem: torch.Tensor, b: StridedBatch) -> torch.Tensor:
+    """C[i] = A[i] @ B[i] for every i, finding A[i] and B[i] only by base + i * stride, as
+    cublasSgemmStridedBatched does. a_mem, b_mem: tensors whose storage holds the matrices
+    (only the storage is used, like a raw pointer). Returns a new (count, m, n) tensor."""
+    if a.count != b.count:
+        raise ValueError(f"A has {a.count} matrices but B has {b.count}: batchCount must match")
+    if a.cols != b.rows:
+        raise ValueError(
+            f"A[i] is {a.rows}x{a.cols} and B[i] is {b.rows}x{b.cols}: the contracted dimension "
+            f"must match ({a.cols} != {b.rows})"
+        )
+    c = a_mem.new_empty(a.count, a.rows, b.cols)  # (count, m, n): same dtype and device
+    for i in range(a.count):
+        c[i] = matrix_at(a_mem, a, i) @ matrix_at(b_mem, b, i)  # (m, k) @ (k, n) -> (m, n)
+    return c
+# --8<-- [end:strided_batched_gemm]
+
+
+# --8<-- [start:op_counts]
+def op_counts(fn, names=("aten::bmm", "aten::mm", "aten::clone")) -> dict:
+    """Run fn() under the CPU profiler; how many times each ATen operator in `names` ran."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    seen = Counter(event.name for event in prof.events())
+    return {name: seen[name] for name in names}
+# --8<-- [end:op_counts]
+
+
+# --8<-- [start:cublas_log_of_bmm]
+def cublas_log_of_bmm(dtype: str = "float32") -> str:
+    """cuBLAS's own API log of one CUDA torch.bmm. cuBLAS reads its logging variables when it
+    starts, so the bmm runs in a fresh Python process started with them set."""
+    if dtype not in ("float32", "float16", "bfloat16"):
+        raise ValueError(f"dtype must be 'float32', 'float16' or 'bfloat16', got {dtype!r}")
+    code = (
+        "import torch\n"
+        "torch.backends.cuda.matmul.allow_tf32 = False\n"
+        f"a = torch.randn(8, 128, 64, device='cuda', dtype=torch.{dtype})\n"  # (B·H, L, D)
+        f"b = torch.randn(8, 64, 128, device='cuda', dtype=torch.{dtype})\n"  # (B·H, D, L)
+        "torch.bmm(a, b)\n"  # (B·H, L, L)
+        "torch.cuda.synchronize()\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "cublas.log")
+        env = dict(os.environ, CUBLAS_LOGINFO_DBG="1", CUBLAS_LOGDEST_DBG=log)
+        env.pop("TORCH_BLAS_PREFER_CUBLASLT", None)  # keep PyTorch's default library choice
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
+        with open(log, encoding="utf-8", errors="replace") as f:
+            return f.read()
+# --8<-- [end:cublas_log_of_bmm]
+
+
+# --8<-- [start:cuda_kernels]
+def cuda_kernels(fn) -> list:
+    """The CUDA kernels fn() launches, as (name, grid) pairs read from the profiler's trace.
+    fn runs once before profiling, so one-time setup (cuBLAS handle, workspace) is not counted."""
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "trace.json")
+        prof.export_chrome_trace(path)
+        with open(path, encoding="utf-8") as f:
+            events = json.load(f)["traceEvents"]
+    return [
+        (e["name"], tuple(e["args"]["grid"]))  # grid = (x, y, z) thread blocks
+        for e in events
+        if str(e.get("cat", "")).lower() == "kernel"
+    ]
+# --8<-- [end:cuda_kernels]
+
+
+# --8<-- [start:tf32_errors]
+def tf32_errors(count: int = 8, m: int = 256, k: int = 1024, n: int = 256) -> dict:
+    """Max relative error of a CUDA float32 bmm against float64, with TF32 off and on.
+    The previous torch.backends.cuda.matmul.allow_tf32 setting is restored."""
+    a = torch.randn(count, m, k, device="cuda")  # (count, m, k)
+    b = torch.randn(count, k, n, device="cuda")  # (count, k, n)
+    exact = torch.bmm(a.double(), b.double())  # (count, m, n), float64
+
+    def error() -> float:
+        c = torch.bmm(a, b)  # (count, m, n), float32 in and out
+        return ((c.double() - exact).abs().max() / exact.abs().max()).item()
+
+    previous = torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        fp32 = error()
+        torch.backends.cuda.matmul.allow_tf32 = True
+        tf32 = error()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+    return {"fp32": fp32, "tf32": tf32}
+# --8<-- [end:tf32_errors]
+
+
+# --8<-- [start:time_loop_vs_batched]
+def time_loop_vs_batched(B: int, H: int, L: int, D: int, device="cpu", repeat: int = 5) -> dict:
+    """Median seconds of Q·Kᵀ for B·H heads: a Python loop of B·H matmuls vs one bmm."""
+    for name, value in {"B": B, "H": H, "L": L, "D": D, "repeat": repeat}.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    cuda = torch.device(device).type == "cuda"
+    q = torch.randn(B * H, L, D, device=device)  # (B·H, L, D)
+    k = torch.randn(B * H, L, D, device=device)  # (B·H, L, D)
+
+    def loop():
+        return [q[i] @ k[i].T for i in range(B * H)]  # B·H products (L, D) @ (D, L) -> (L, L)
+
+    def batched():
+        return torch.bmm(q, k.transpose(1, 2))  # (B·H, L, L) in one call
+
+    def median_seconds(fn) -> float:
+        fn()  # warm-up: one-time setup is not timed
+        times = []
+        for _ in range(repeat):
+            if cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if cuda:
+                torch.cuda.synchronize()  # GPU work is asynchronous: wait for it to finish
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    return {"loop_s": median_seconds(loop), "batched_s": median_seconds(batched)}
+# --8<-- [end:time_loop_vs_batched]
+
+
+SESSIONS = r"""
+# --8<-- [start:bmm_is_many_gemms]
+>>> B, H, L, D = 2, 3, 3, 2
+>>> q = torch.arange(B * H * L * D).view(B * H, L, D)  # (B·H, L, D): B·H matrices of L x D
+>>> k = torch.arange(B * H * L * D).flip(0).view(B * H, L, D)  # (B·H, L, D)
+>>> scores = torch.bmm(q, k.transpose(1, 2))  # (B·H, L, L)
+>>> scores.shape
+torch.Size([6, 3, 3])
+>>> torch.equal(scores, torch.stack([q[i] @ k[i].T for i in range(B * H)]))
+True
+# --8<-- [end:bmm_is_many_gemms]
+
+# --8<-- [start:strided_contiguous]
+>>> q.stride()
+(6, 2, 1)
+>>> strided_batch_params(q)
+StridedBatch(offset=0, count=6, stride=6, rows=3, cols=2, ld=2, order='row-major')
+>>> [q[i].storage_offset() for i in range(B * H)]
+[0, 6, 12, 18, 24, 30]
+>>> kT = k.transpose(1, 2)  # (B·H, D, L): a view, no copy
+>>> kT.stride()
+(6, 1, 2)
+>>> strided_batch_params(kT)
+StridedBatch(offset=0, count=6, stride=6, rows=2, cols=3, ld=2, order='column-major')
+# --8<-- [end:strided_contiguous]
+
+# --8<-- [start:permuted_batch]
+>>> x = torch.arange(B * L * H * D).view(B, L, H * D)  # (B, L, E): a projection's output
+>>> q4 = x.view(B, L, H, D).transpose(1, 2)  # (B, H, L, D): split heads, a view
+>>> q4.stride()
+(18, 2, 6, 1)
+>>> [q4[b, h].storage_offset() for b in range(B) for h in range(H)]
+[0, 2, 4, 18, 20, 22]
+>>> strided_batch_params(q4)
+Traceback (most recent call last):
+  ...
+ValueError: the batch dims (2, 3) with strides (18, 2) cannot be walked with one stride: a dim of stride 2 and size 3 ends at 6, but the next matrix along the outer dim starts at 18; make the batch contiguous first (.contiguous(), or reshape, which copies)
+# --8<-- [end:permuted_batch]
+
+# --8<-- [start:reshape_copies]
+>>> q4.view(B * H, L, D)
+Traceback (most recent call last):
+  ...
+RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.
+>>> q3 = q4.reshape(B * H, L, D)  # (B·H, L, D): merging B and H forces a copy here
+>>> q3.data_ptr() == x.data_ptr()
+False
+>>> qc = q4.contiguous()  # (B, H, L, D): copied into B -> H -> L -> D order
+>>> qc.view(B * H, L, D).data_ptr() == qc.data_ptr()
+True
+>>> torch.equal(qc.view(B * H, L, D), q3)
+True
+>>> strided_batch_params(qc.view(B * H, L, D))
+StridedBatch(offset=0, count=6, stride=6, rows=3, cols=2, ld=2, order='row-major')
+>>> strided_batch_params(qc) == strided_batch_params(qc.view(B * H, L, D))
+True
+# --8<-- [end:reshape_copies]
+
+# --8<-- [start:emulation]
+>>> k4 = torch.arange(B * L * H * D).flip(0).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
+>>> qb = q4.contiguous().view(B * H, L, D)  # (B·H, L, D)
+>>> kbT = k4.contiguous().view(B * H, L, D).transpose(1, 2)  # (B·H, D, L)
+>>> a, b = strided_batch_params(qb), strided_batch_params(kbT)
+>>> a.stride, b.stride, a.order, b.order
+(6, 6, 'row-major', 'column-major')
+>>> scores = strided_batched_gemm(qb, a, kbT, b)  # (B·H, L, L)
+>>> scores.shape
+torch.Size([6, 3, 3])
+>>> torch.equal(scores, torch.bmm(qb, kbT))
+True
+>>> torch.equal(scores.view(B, H, L, L), q4 @ k4.transpose(-2, -1))
+True
+# --8<-- [end:emulation]
+
+# --8<-- [start:cpu_profiler]
+>>> qf = torch.randn(B * H, L, D)  # (B·H, L, D)
+>>> kf = torch.randn(B * H, L, D)  # (B·H, L, D)
+>>> op_counts(lambda: qf @ kf.transpose(1, 2))
+{'aten::bmm': 1, 'aten::mm': 0, 'aten::clone': 0}
+>>> op_counts(lambda: [qf[i] @ kf[i].T for i in range(B * H)])
+{'aten::bmm': 0, 'aten::mm': 6, 'aten::clone': 0}
+>>> q4f = torch.randn(B, L, H * D).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D) view
+>>> op_counts(lambda: q4f @ q4f.transpose(-2, -1))
+{'aten::bmm': 1, 'aten::mm': 0, 'aten::clone': 2}
+>>> q4c = q4f.contiguous()  # (B, H, L, D), memory in B -> H -> L -> D order
+>>> op_counts(lambda: q4c @ q4c.transpose(-2, -1))
+{'aten::bmm': 1, 'aten::mm': 0, 'aten::clone': 0}
+>>> torch.backends.mkl.is_available(), torch.backends.mkldnn.is_available()
+(True, True)
+# --8<-- [end:cpu_profiler]
+
+# --8<-- [start:blas_settings]
+>>> torch.backends.cuda.preferred_blas_library()
+<_BlasBackend.Cublas: 1>
+>>> torch.backends.cuda.matmul.allow_tf32
+False
+# --8<-- [end:blas_settings]
+
+# --8<-- [start:gpu_cublas_log]
+>>> import torch
+>>> from snippets.cublas import cublas_log_of_bmm
+>>> log = cublas_log_of_bmm("float32")
+>>> "cublasSgemmStridedBatched" in log
+True
+>>> "cublasSgemmBatched" in log
+False
+>>> "cublasGemmStridedBatchedEx" in cublas_log_of_bmm("float16")
+True
+# --8<-- [end:gpu_cublas_log]
+
+# --8<-- [start:gpu_one_launch]
+>>> import torch
+>>> from snippets.cublas import cuda_kernels
+>>> B, H, L, D = 2, 4, 1024, 64
+>>> q = torch.randn(B * H, L, D, device="cuda")  # (B·H, L, D)
+>>> k = torch.randn(B * H, L, D, device="cuda")  # (B·H, L, D)
+>>> batched = cuda_kernels(lambda: torch.bmm(q, k.transpose(1, 2)))  # (B·H, L, L)
+>>> loop = cuda_kernels(lambda: [q[i] @ k[i].T for i in range(B * H)])  # B·H x (L, L)
+>>> len(batched), len(loop)
+(1, 8)
+>>> name, (gx, gy, gz) = batched[0]
+>>> gx * gy * gz > B * H
+True
+# --8<-- [end:gpu_one_launch]
+
+# --8<-- [start:gpu_tf32]
+>>> import torch
+>>> from snippets.cublas import tf32_errors
+>>> err = tf32_errors()
+>>> err["fp32"] < 1e-5, err["tf32"] > 1e-5, err["tf32"] > 10 * err["fp32"]
+(True, True, True)
+>>> torch.backends.cuda.matmul.allow_tf32
+False
+# --8<-- [end:gpu_tf32]
+
+# --8<-- [start:timing_cpu]
+>>> t = time_loop_vs_batched(B=2, H=3, L=8, D=4, repeat=3)
+>>> sorted(t)
+['batched_s', 'loop_s']
+>>> all(isinstance(s, float) and s > 0 for s in t.values())
+True
+>>> time_loop_vs_batched(B=2, H=0, L=8, D=4)
+Traceback (most recent call last):
+  ...
+ValueError: H must be a positive int, got 0
+# --8<-- [end:timing_cpu]
+
+# --8<-- [start:gpu_timing]
+>>> import torch
+>>> from snippets.cublas import time_loop_vs_batched
+>>> t = time_loop_vs_batched(B=8, H=16, L=128, D=64, device="cuda", repeat=10)
+>>> t["loop_s"] > t["batched_s"]
+True
+# --8<-- [end:gpu_timing]
+"""
