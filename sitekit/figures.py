@@ -9,17 +9,13 @@ fonts.
 
 from __future__ import annotations
 
-from html import escape
-
 import torch
 
+from sitekit import svg
 from snippets.shapes import split_heads
 
 CELL = 34
 GAP = 8
-HEAD_COLORS = ("#c7dcf7", "#fbd9b0", "#d4eccd", "#ecd1ef")  # fill per head
-HEAD_STROKES = ("#3b6fb6", "#c46a12", "#3f8a3a", "#8a3f94")
-FONT = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"
 
 LABELS = {
     "en": {
@@ -43,20 +39,10 @@ LABELS = {
 }
 
 
-def _text(x: float, y: float, s: str, size: int = 13, anchor: str = "start", weight: str = "normal") -> str:
-    return (
-        f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" text-anchor="{anchor}" '
-        f'font-weight="{weight}" fill="#222">{escape(s)}</text>'
-    )
 
 
 def _cell(x: float, y: float, value: int, head: int) -> str:
-    return (
-        f'<rect x="{x:.0f}" y="{y:.0f}" width="{CELL}" height="{CELL}" rx="3" '
-        f'fill="{HEAD_COLORS[head % 4]}" stroke="{HEAD_STROKES[head % 4]}"/>'
-        f'<text x="{x + CELL / 2:.0f}" y="{y + CELL / 2 + 5:.0f}" font-size="14" '
-        f'text-anchor="middle" style="{FONT}" fill="#111">{value}</text>'
-    )
+    return svg.cell(x, y, value, svg.FILLS[head % 4], svg.STROKES[head % 4], CELL)
 
 
 def _head_grids(t: torch.Tensor, y0: float, head_of, label) -> tuple[list[str], float]:
@@ -65,7 +51,7 @@ def _head_grids(t: torch.Tensor, y0: float, head_of, label) -> tuple[list[str], 
     _, H, L, D = t.shape
     x = 20
     for h in range(H):
-        parts.append(_text(x, y0 + 14, label["head"].format(h=h), 13, weight="bold"))
+        parts.append(svg.text(x, y0 + 14, label["head"].format(h=h), 13, weight="bold"))
         for l in range(L):
             for d in range(D):
                 v = int(t[0, h, l, d])
@@ -86,7 +72,7 @@ def split_heads_svg(lang: str, L: int = 3, H: int = 2, D: int = 2) -> str:
         return (v % E) // D
 
     width = max(40 + L * E * CELL, 560)
-    parts = [_text(20, 22, label["storage"].format(n=L * E), 14, weight="bold")]
+    parts = [svg.text(20, 22, label["storage"].format(n=L * E), 14, weight="bold")]
     for pos, v in enumerate(x.flatten().tolist()):
         parts.append(_cell(20 + pos * CELL, 32, v, head_of(v)))
     for l in range(L):
@@ -95,20 +81,20 @@ def split_heads_svg(lang: str, L: int = 3, H: int = 2, D: int = 2) -> str:
             f'<path d="M{20 + l * E * CELL + 3} {32 + CELL + 6} v6 h{E * CELL - 6} v-6" '
             f'fill="none" stroke="#555"/>'
         )
-        parts.append(_text(mid, 32 + CELL + 28, label["token"].format(l=l), 12, "middle"))
+        parts.append(svg.text(mid, 32 + CELL + 28, label["token"].format(l=l), 12, "middle"))
 
     y = 32 + CELL + 58
     s = q.stride()
     parts.append(
-        _text(20, y, label["split"].format(h=H, shape=tuple(q.shape), stride=s), 14, weight="bold")
+        svg.text(20, y, label["split"].format(h=H, shape=tuple(q.shape), stride=s), 14, weight="bold")
     )
-    parts.append(_text(20, y + 18, label["steps"].format(d=s[3], l=s[2], h=s[1]), 12))
+    parts.append(svg.text(20, y + 18, label["steps"].format(d=s[3], l=s[2], h=s[1]), 12))
     grids, y = _head_grids(q, y + 24, head_of, label)
     parts += grids
 
     y += 34
     parts.append(
-        _text(20, y, label["wrong"].format(shape=tuple(wrong.shape), stride=wrong.stride()), 14, weight="bold")
+        svg.text(20, y, label["wrong"].format(shape=tuple(wrong.shape), stride=wrong.stride()), 14, weight="bold")
     )
     grids, y = _head_grids(wrong, y + 6, head_of, label)
     parts += grids
@@ -116,14 +102,10 @@ def split_heads_svg(lang: str, L: int = 3, H: int = 2, D: int = 2) -> str:
     y += 26
     for h in range(H):
         parts.append(_cell(20 + h * (CELL + 70), y, h, h))
-        parts.append(_text(20 + h * (CELL + 70) + CELL + 6, y + 22, label["head"].format(h=h), 12))
-    parts.append(_text(20 + H * (CELL + 70), y + 22, label["legend"], 12))
+        parts.append(svg.text(20 + h * (CELL + 70) + CELL + 6, y + 22, label["head"].format(h=h), 12))
+    parts.append(svg.text(20 + H * (CELL + 70), y + 22, label["legend"], 12))
     height = y + CELL + 14
-    body = "\n".join(parts)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0f}" '
-        f'viewBox="0 0 {width} {height:.0f}" role="img" font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif" style="background:#fff">\n{body}\n</svg>\n'
-    )
+    return svg.document(width, height, parts)
 
 
 #: Every generated figure: file name (relative to docs/) -> function of the language.

@@ -14,17 +14,14 @@ is written by hand (no plotting library), small and deterministic.
 
 from __future__ import annotations
 
-from html import escape
-
 import torch
 
+from sitekit import svg
 from snippets.cublas import strided_batch_params
 
 CELL = 24
 LEFT = 20
-COLORS = ("#c7dcf7", "#fbd9b0", "#d4eccd", "#ecd1ef", "#f6d5d5", "#e4e4c4")
-STROKES = ("#3b6fb6", "#c46a12", "#3f8a3a", "#8a3f94", "#b04848", "#7a7a2a")
-FONT = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"
+COLORS, STROKES = svg.FILLS, svg.STROKES
 
 LABELS = {
     "en": {
@@ -46,11 +43,6 @@ LABELS = {
 }
 
 
-def _text(x: float, y: float, s: str, size: int = 13, anchor: str = "start", weight: str = "normal") -> str:
-    return (
-        f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" text-anchor="{anchor}" '
-        f'font-weight="{weight}" fill="#222">{escape(s)}</text>'
-    )
 
 
 def _strip(y: float, owner: list[int], starts: list[int]) -> list[str]:
@@ -58,12 +50,7 @@ def _strip(y: float, owner: list[int], starts: list[int]) -> list[str]:
     parts = []
     for pos, m in enumerate(owner):
         x = LEFT + pos * CELL
-        parts.append(
-            f'<rect x="{x}" y="{y:.0f}" width="{CELL}" height="{CELL}" '
-            f'fill="{COLORS[m % len(COLORS)]}" stroke="{STROKES[m % len(STROKES)]}"/>'
-            f'<text x="{x + CELL / 2:.0f}" y="{y + CELL / 2 + 4:.0f}" font-size="11" '
-            f'text-anchor="middle" style="{FONT}" fill="#111">{pos}</text>'
-        )
+        parts.append(svg.cell(x, y, pos, COLORS[m % len(COLORS)], STROKES[m % len(STROKES)], CELL, 11, rx=0))
     for i, start in enumerate(starts):
         x = LEFT + start * CELL + CELL / 2
         parts.append(
@@ -82,7 +69,7 @@ def _gap_arrows(y: float, starts: list[int]) -> list[str]:
             f'<path d="M{xa:.0f} {y:.0f} Q{(xa + xb) / 2:.0f} {y - 22:.0f} {xb:.0f} {y:.0f}" '
             f'fill="none" stroke="#555" marker-end="url(#arrow)"/>'
         )
-        parts.append(_text((xa + xb) / 2, y - 14, f"+{b - a}", 11, "middle"))
+        parts.append(svg.text((xa + xb) / 2, y - 14, f"+{b - a}", 11, "middle"))
     return parts
 
 
@@ -110,28 +97,24 @@ def strided_batch_svg(lang: str, B: int = 2, H: int = 3, L: int = 3, D: int = 2)
         "</marker></defs>"
     ]
     y = 22
-    parts.append(_text(LEFT, y, label["contiguous"].format(shape=tuple(q.shape), stride=q.stride()), 14, weight="bold"))
-    parts.append(_text(LEFT, y + 18, label["contiguous_note"].format(s=p.stride, ld=p.ld, n=p.count), 12))
+    parts.append(svg.text(LEFT, y, label["contiguous"].format(shape=tuple(q.shape), stride=q.stride()), 14, weight="bold"))
+    parts.append(svg.text(LEFT, y + 18, label["contiguous_note"].format(s=p.stride, ld=p.ld, n=p.count), 12))
     y += 70
     parts += _gap_arrows(y - 14, starts_c)
     parts += _strip(y, owner_c, starts_c)
 
     y += CELL + 44
     gaps = [b - a for a, b in zip(starts_s, starts_s[1:])]
-    parts.append(_text(LEFT, y, label["split"].format(shape=tuple(q4.shape), stride=q4.stride()), 14, weight="bold"))
-    parts.append(_text(LEFT, y + 18, label["split_note"].format(starts=starts_s, gaps=gaps), 12))
+    parts.append(svg.text(LEFT, y, label["split"].format(shape=tuple(q4.shape), stride=q4.stride()), 14, weight="bold"))
+    parts.append(svg.text(LEFT, y + 18, label["split_note"].format(starts=starts_s, gaps=gaps), 12))
     y += 70
     parts += _gap_arrows(y - 14, starts_s)
     parts += _strip(y, owner_s, starts_s)
 
     y += CELL + 28
-    parts.append(_text(LEFT, y, label["legend"], 12))
+    parts.append(svg.text(LEFT, y, label["legend"], 12))
     height = y + 14
-    body = "\n".join(parts)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0f}" '
-        f'viewBox="0 0 {width} {height:.0f}" role="img" font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif" style="background:#fff">\n{body}\n</svg>\n'
-    )
+    return svg.document(width, height, parts)
 
 
 #: Every generated figure: file name (relative to docs/) -> function of the language.

@@ -8,10 +8,9 @@ tensor: 1 = True = allowed, 0 = False = masked. Hand-written SVG, like :mod:`sit
 
 from __future__ import annotations
 
-from html import escape
-
 import torch
 
+from sitekit import svg
 from snippets.masking import causal_mask, padding_mask
 
 CELL = 30
@@ -19,7 +18,6 @@ PANEL = 240  # horizontal distance between panels
 ALLOWED = ("#d4eccd", "#3f8a3a")  # fill, stroke
 MASKED = ("#eeeeee", "#9a9a9a")
 EMPTY_ROW = "#c0392b"  # a query that keeps no key
-FONT = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"
 
 LABELS = {
     "en": {
@@ -59,21 +57,11 @@ def mask_panels() -> dict[str, torch.Tensor]:
     }
 
 
-def _text(x: float, y: float, s: str, size: int = 13, anchor: str = "start", weight: str = "normal",
-          fill: str = "#222") -> str:
-    return (
-        f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" text-anchor="{anchor}" '
-        f'font-weight="{weight}" fill="{fill}">{escape(s)}</text>'
-    )
 
 
 def _cell(x: float, y: float, value: bool) -> str:
     fill, stroke = ALLOWED if value else MASKED
-    return (
-        f'<rect x="{x:.0f}" y="{y:.0f}" width="{CELL}" height="{CELL}" rx="3" fill="{fill}" stroke="{stroke}"/>'
-        f'<text x="{x + CELL / 2:.0f}" y="{y + CELL / 2 + 5:.0f}" font-size="14" '
-        f'text-anchor="middle" style="{FONT}" fill="#111">{int(value)}</text>'
-    )
+    return svg.cell(x, y, int(value), fill, stroke, CELL)
 
 
 def masks_svg(lang: str) -> str:
@@ -85,17 +73,17 @@ def masks_svg(lang: str) -> str:
     for p, (name, grid) in enumerate(mask_panels().items()):
         x0 = 20 + p * PANEL
         title, subtitle = label[name]
-        parts.append(_text(x0, 20, title, 13, weight="bold"))
-        parts.append(_text(x0, 38, subtitle, 12))
+        parts.append(svg.text(x0, 20, title, 13, weight="bold"))
+        parts.append(svg.text(x0, 38, subtitle, 12))
         L, S = grid.shape
         gx = x0 + 26  # room for the query labels
         for j in range(S):
-            parts.append(_text(gx + j * CELL + CELL / 2, top - 6, label["key"].format(j=j), 11, "middle"))
+            parts.append(svg.text(gx + j * CELL + CELL / 2, top - 6, label["key"].format(j=j), 11, "middle"))
         for i in range(L):
             y = top + i * CELL
             empty = not bool(grid[i].any())
             colour = EMPTY_ROW if empty else "#222"
-            parts.append(_text(x0, y + CELL / 2 + 5, label["query"].format(i=i), 11, fill=colour))
+            parts.append(svg.text(x0, y + CELL / 2 + 5, label["query"].format(i=i), 11, fill=colour))
             for j in range(S):
                 parts.append(_cell(gx + j * CELL, y, bool(grid[i, j])))
             if empty:
@@ -105,15 +93,11 @@ def masks_svg(lang: str) -> str:
                 )
         bottom = max(bottom, top + L * CELL)
     y = bottom + 28
-    parts.append(_text(20, y, label["legend"], 12))
-    parts.append(_text(20, y + 20, label["empty"], 12, fill=EMPTY_ROW))
+    parts.append(svg.text(20, y, label["legend"], 12))
+    parts.append(svg.text(20, y + 20, label["empty"], 12, fill=EMPTY_ROW))
     width = 20 + 4 * PANEL
     height = y + 34
-    body = "\n".join(parts)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0f}" '
-        f'viewBox="0 0 {width} {height:.0f}" role="img" font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif" style="background:#fff">\n{body}\n</svg>\n'
-    )
+    return svg.document(width, height, parts)
 
 
 #: Every generated figure of this chapter: file name (relative to docs/) -> function of the language.

@@ -8,10 +8,9 @@ operands and missing from the result. Hand-written SVG, like :mod:`sitekit.figur
 
 from __future__ import annotations
 
-from html import escape
-
 import torch
 
+from sitekit import svg
 from snippets.matmul import matmul_shape
 
 CELL_W, CELL_H = 58, 36
@@ -19,7 +18,6 @@ LEFT = 190  # room for the row labels
 GAP = 34  # between the batch columns and the matrix columns
 ROLE_FILL = {"batch": "#c7dcf7", "m": "#d4eccd", "k": "#fbd9b0", "n": "#ecd1ef"}
 ROLE_STROKE = {"batch": "#3b6fb6", "m": "#3f8a3a", "k": "#c46a12", "n": "#8a3f94"}
-MONO = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace"
 
 LABELS = {
     "en": {
@@ -53,12 +51,6 @@ LABELS = {
 }
 
 
-def _text(x, y, s, size=13, anchor="start", weight="normal", fill="#222", mono=False) -> str:
-    style = f' style="{MONO}"' if mono else ""
-    return (
-        f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" text-anchor="{anchor}" '
-        f'font-weight="{weight}" fill="{fill}"{style}>{escape(str(s))}</text>'
-    )
 
 
 def _cell(x, y, role, text, dashed=False, note="") -> str:
@@ -67,10 +59,10 @@ def _cell(x, y, role, text, dashed=False, note="") -> str:
     parts = [
         f'<rect x="{x:.0f}" y="{y:.0f}" width="{CELL_W}" height="{CELL_H}" rx="4" '
         f'fill="{fill}" stroke="{ROLE_STROKE[role]}" stroke-width="1.5"{dash}/>',
-        _text(x + CELL_W / 2, y + (17 if note else 24), text, 16, "middle", "bold", mono=True),
+        svg.text(x + CELL_W / 2, y + (17 if note else 24), text, 16, "middle", "bold", mono=True),
     ]
     if note:
-        parts.append(_text(x + CELL_W / 2, y + 31, note, 11, "middle", fill="#b3261e", mono=True))
+        parts.append(svg.text(x + CELL_W / 2, y + 31, note, 11, "middle", fill="#b3261e", mono=True))
     return "".join(parts)
 
 
@@ -90,23 +82,23 @@ def broadcast_svg(lang: str, a_shape=(2, 1, 3, 4), b_shape=(5, 4, 6)) -> str:
     width = x_matrix + 2 * CELL_W + 180
     y_rows = {"a": 78, "b": 140, "out": 222}
 
-    parts = [_text(20, 26, label["title"], 15, weight="bold")]
+    parts = [svg.text(20, 26, label["title"], 15, weight="bold")]
     # Column headers with brackets.
     if nb:
         parts.append(
             f'<path d="M{LEFT + 2} 56 v-6 h{nb * CELL_W - 4} v6" fill="none" stroke="{ROLE_STROKE["batch"]}"/>'
         )
-        parts.append(_text(LEFT + nb * CELL_W / 2, 44, label["batch"], 12, "middle", fill=ROLE_STROKE["batch"]))
+        parts.append(svg.text(LEFT + nb * CELL_W / 2, 44, label["batch"], 12, "middle", fill=ROLE_STROKE["batch"]))
     parts.append(f'<path d="M{x_matrix + 2} 56 v-6 h{2 * CELL_W - 4} v6" fill="none" stroke="#555"/>')
-    parts.append(_text(x_matrix + CELL_W, 44, label["matrix"], 12, "middle", fill="#555"))
+    parts.append(svg.text(x_matrix + CELL_W, 44, label["matrix"], 12, "middle", fill="#555"))
 
     rows = [("a", "A", tuple(a.shape), ("m", "k")), ("b", "B", tuple(b.shape), ("k", "n")),
             ("out", label["out"], out_shape, ("m", "n"))]
     for key, name, shape, roles in rows:
         y = y_rows[key]
         parts.append(f'<g id="row-{key}" data-shape="{",".join(map(str, shape))}">')
-        parts.append(_text(20, y + 17, name, 14, weight="bold"))
-        parts.append(_text(20, y + 33, str(shape).replace(",)", ")"), 12, fill="#444", mono=True))
+        parts.append(svg.text(20, y + 17, name, 14, weight="bold"))
+        parts.append(svg.text(20, y + 33, str(shape).replace(",)", ")"), 12, fill="#444", mono=True))
         batch = shape[:-2]
         for i in range(nb, 0, -1):  # batch dims, aligned from the right, drawn left to right
             x = LEFT + (nb - i) * CELL_W
@@ -131,10 +123,10 @@ def broadcast_svg(lang: str, a_shape=(2, 1, 3, 4), b_shape=(5, 4, 6)) -> str:
     line_y = y_rows["out"] - 22
     parts.append(f'<path d="M20 {line_y} H{x_matrix + 2 * CELL_W}" stroke="#999"/>')
     parts.append(
-        _text(x_matrix + 2 * CELL_W + 14, y_rows["b"] + 15, label["summed"].format(k=k), 13,
+        svg.text(x_matrix + 2 * CELL_W + 14, y_rows["b"] + 15, label["summed"].format(k=k), 13,
               fill=ROLE_STROKE["k"], weight="bold")
     )
-    parts.append(_text(x_matrix + 2 * CELL_W + 14, y_rows["b"] + 32, label["gone"], 12, fill=ROLE_STROKE["k"]))
+    parts.append(svg.text(x_matrix + 2 * CELL_W + 14, y_rows["b"] + 32, label["gone"], 12, fill=ROLE_STROKE["k"]))
 
     # Legend.
     y = y_rows["out"] + CELL_H + 30
@@ -145,23 +137,17 @@ def broadcast_svg(lang: str, a_shape=(2, 1, 3, 4), b_shape=(5, 4, 6)) -> str:
             f'<rect x="{x}" y="{y - 12}" width="16" height="16" rx="3" fill="{ROLE_FILL[role]}" '
             f'stroke="{ROLE_STROKE[role]}"/>'
         )
-        parts.append(_text(x + 22, y + 1, text, 12))
+        parts.append(svg.text(x + 22, y + 1, text, 12))
         x += 22 + 8 * len(text) + (30 if lang == "en" else 60)
     y += 24
     parts.append(
         f'<rect x="20" y="{y - 12}" width="16" height="16" rx="3" fill="#fff" '
         f'stroke="{ROLE_STROKE["batch"]}" stroke-dasharray="4 2"/>'
     )
-    parts.append(_text(42, y + 1, label["legend_bcast"] + f" ({label['missing']} = ·)", 12))
+    parts.append(svg.text(42, y + 1, label["legend_bcast"] + f" ({label['missing']} = ·)", 12))
     height = y + 18
     width = max(width, x + 10)
-    body = "\n".join(parts)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        f'font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif" style="background:#fff">\n'
-        f"{body}\n</svg>\n"
-    )
+    return svg.document(width, height, parts)
 
 
 #: File name (relative to docs/) -> function of the language.
