@@ -113,6 +113,7 @@ def page_signature(path: Path) -> dict:
         ],
         "anchors": re.findall(r"\{#([\w-]+)\}", text),
         "figures": re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text),
+        "links": re.findall(r"\]\(([\w./-]+\.md(?:#[\w-]+)?)\)", text),
     }
 
 
@@ -128,7 +129,7 @@ def test_every_page_has_its_twin_with_the_same_includes_in_the_same_order():
             problems.append(f"{key}: no {'/'.join(sorted(missing))} page")
             continue
         zh, en = (page_signature(variants[lang]) for lang in LANGUAGES)
-        for part in ("includes", "anchors", "figures"):
+        for part in ("includes", "anchors", "figures", "links"):
             if zh[part] != en[part]:
                 problems.append(f"{key}: the two languages differ in {part}:\n  zh {zh[part]}\n  en {en[part]}")
     assert not problems, "\n".join(problems)
