@@ -76,7 +76,7 @@ def strided_batch_params(t: torch.Tensor) -> StridedBatch:
 def matrix_at(memory: torch.Tensor, p: StridedBatch, i: int) -> torch.Tensor:
     """Matrix number i of a strided batch: it starts at p.offset + i * p.stride."""
     steps = (p.ld, 1) if p.order == "row-major" else (1, p.ld)
-    return torch.as_strided(memory, (p.rows, p.cols), steps, p.offset + i * p.stride)
+    return torch.as_strided(memory, (p.rows, p.cols), steps, p.offset + i * p.stride)  # (rows, cols)
 
 
 def strided_batched_gemm(a_mem: torch.Tensor, a: StridedBatch,
@@ -302,13 +302,6 @@ True
 (True, True)
 # --8<-- [end:cpu_profiler]
 
-# --8<-- [start:blas_settings]
->>> torch.backends.cuda.preferred_blas_library()
-<_BlasBackend.Cublas: 1>
->>> torch.backends.cuda.matmul.allow_tf32
-False
-# --8<-- [end:blas_settings]
-
 # --8<-- [start:gpu_cublas_log]
 >>> import torch
 >>> from snippets.cublas import cublas_log_of_bmm
@@ -335,6 +328,22 @@ True
 >>> gx * gy * gz > B * H
 True
 # --8<-- [end:gpu_one_launch]
+
+# --8<-- [start:tf32_settings]
+>>> torch.backends.cuda.matmul.allow_tf32, torch.backends.cuda.matmul.fp32_precision
+(False, 'none')
+>>> torch.set_float32_matmul_precision("high")  # allow TF32 in float32 matmuls
+>>> torch.backends.cuda.matmul.allow_tf32, torch.backends.cuda.matmul.fp32_precision
+(True, 'tf32')
+>>> torch.set_float32_matmul_precision("highest")  # the default: full float32
+>>> torch.backends.cuda.matmul.allow_tf32, torch.backends.cuda.matmul.fp32_precision
+(False, 'ieee')
+>>> torch.backends.mkldnn.matmul.fp32_precision  # oneDNN's CPU matmuls were set too
+'ieee'
+>>> torch.backends.cuda.matmul.fp32_precision = torch.backends.mkldnn.matmul.fp32_precision = "none"
+>>> torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32  # as at the start
+('highest', False)
+# --8<-- [end:tf32_settings]
 
 # --8<-- [start:gpu_tf32]
 >>> import torch

@@ -80,7 +80,7 @@ def to_additive(allowed: torch.Tensor, dtype: torch.dtype = torch.float32, neg_i
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point dtype such as torch.float16, got {dtype!r}")
     neg = float("-inf") if neg_inf else torch.finfo(dtype).min
-    zeros = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    zeros = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)  # same shape as allowed, all 0
     return zeros.masked_fill(~allowed, neg)  # same shape as allowed
 # --8<-- [end:mask_helpers]
 
@@ -109,7 +109,8 @@ def masked_attention(q, k, v, mask=None, is_causal=False):
     """softmax(q·kᵀ/√D) · v with a bool mask (True = take part), like F.scaled_dot_product_attention.
 
     q: (B, H, L, D), k: (B, H, S, D), v: (B, H, S, Dv). mask: bool, broadcastable to (B, H, L, S).
-    A query row with no allowed key gets zero weights (as SDPA does on the CPU), not NaN.
+    A query row with no allowed key gets zero weights, not NaN (as SDPA does with torch 2.13 on
+    this site's CPU test build; other builds and backends have been reported to return NaN).
     """
     for name, t in (("q", q), ("k", k), ("v", v)):
         if t.dim() != 4:
@@ -236,6 +237,8 @@ True
 True
 >>> (scores + mask_002 * -1e9)[1, 0, 0]
 tensor([ 5.7735e-01,  0.0000e+00, -1.0000e+09])
+>>> w_002[1, 0, 0], w_002[1, 0, 0, 2].item()  # the padding key's weight: exactly 0, not just small
+(tensor([0.6405, 0.3595, 0.0000]), 0.0)
 >>> torch.allclose(torch.softmax(scores + mask_004 * -1e9, dim=-1), reference)  # 004's mask, 002's rule
 False
 # --8<-- [end:seed_conventions]
@@ -245,7 +248,7 @@ False
 >>> hf_allowed = attention_mask[:, None, None, :] == 1  # (B, 1, 1, S) bool, True = allowed
 >>> torch.equal(hf_allowed, allowed)
 True
->>> hf_additive = (1.0 - attention_mask[:, None, None, :]) * torch.finfo(torch.float32).min
+>>> hf_additive = (1.0 - attention_mask[:, None, None, :]) * torch.finfo(torch.float32).min  # (B, 1, 1, S)
 >>> hf_additive[1, 0, 0]
 tensor([-0.0000e+00, -0.0000e+00, -3.4028e+38])
 >>> torch.allclose(torch.softmax(scores + hf_additive, dim=-1), reference)
@@ -343,6 +346,10 @@ FLASH_ATTENTION [0.0, 0.0, 0.0] False
 ...     _ = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
 >>> "aten::_scaled_dot_product_flash_attention_for_cpu" in {e.key for e in prof.key_averages()}
 True
+>>> with sdpa_kernel(SDPBackend.MATH), torch.profiler.profile() as prof:  # and the math backend?
+...     _ = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+>>> {"aten::_scaled_dot_product_attention_math", "aten::_safe_softmax"} <= {e.key for e in prof.key_averages()}
+True
 >>> neg_inf = torch.zeros(3, 3).masked_fill(~allowed, float("-inf"))  # (L, S) additive
 >>> F.scaled_dot_product_attention(q, k, v, attn_mask=neg_inf)[0, 0, 0]
 tensor([0., 0., 0.])
@@ -350,10 +357,15 @@ tensor([0., 0., 0.])
 >>> F.scaled_dot_product_attention(q, k, v, attn_mask=minus_1e9)[0, 0, 0]
 tensor([0.3333, 0.3333, 0.3333])
 >>> x = torch.eye(3).view(1, 3, 3)  # (B, L, E)
+>>> mha.training, mha.num_heads  # training mode and an odd head count: never the fast path
+(True, 1)
 >>> out, w = mha(x, x, x, attn_mask=~allowed)  # need_weights=True (the default)
 >>> out[0, 0], w[0, 0]
 (tensor([nan, nan, nan]), tensor([nan, nan, nan]))
->>> out, w = mha(x, x, x, attn_mask=~allowed, need_weights=False)
+>>> with torch.profiler.profile() as prof:  # does need_weights=False call SDPA?
+...     out, w = mha(x, x, x, attn_mask=~allowed, need_weights=False)
+>>> "aten::scaled_dot_product_attention" in {e.key for e in prof.key_averages()}
+True
 >>> out[0, 0], w
 (tensor([0., 0., 0.]), None)
 # --8<-- [end:library_full_row]

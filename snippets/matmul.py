@@ -255,6 +255,25 @@ False
 True
 # --8<-- [end:bmm_ops]
 
+# --8<-- [start:broadcast_ops]
+>>> a = torch.zeros(2, 1, 3, 4)  # (B, 1, L, D)
+>>> kh = torch.zeros(5, 4, 6)  # (H, D, S)
+>>> (a @ kh).shape  # (B, H, L, S)
+torch.Size([2, 5, 3, 6])
+>>> gemm_shapes(torch.matmul, a, kh)  # one bmm over B·H = 10 matrices
+[('aten::bmm', [(10, 3, 4), (10, 4, 6)])]
+>>> matmul_ops(count_ops(torch.matmul, a, kh))
+{'aten::bmm': 1, 'aten::clone': 2}
+>>> a.expand(2, 5, 3, 4).stride()  # (B, H, L, D): the broadcast dim has stride 0
+(12, 0, 4, 1)
+>>> kh.expand(2, 5, 4, 6).stride()  # (B, H, D, S)
+(0, 24, 6, 1)
+>>> matmul_ops(count_ops(torch.matmul, torch.zeros(2, 5, 3, 4), torch.zeros(2, 5, 4, 6)))  # same batch dims
+{'aten::bmm': 1}
+>>> count_ops(torch.add, a, torch.zeros(5, 3, 4))  # elementwise: (B, 1, L, D) + (H, L, D) -> (B, H, L, D)
+Counter({'aten::add': 1})
+# --8<-- [end:broadcast_ops]
+
 # --8<-- [start:fold_strides]
 >>> B, L, E = 32, 128, 512
 >>> xs = torch.randn(L, B, E).transpose(0, 1)  # (B, L, E) view of sequence-first memory

@@ -1,0 +1,491 @@
+"""Chapter 5 — nn.MultiheadAttention: batch_first and need_weights (batch_first 与 need_weights).
+
+Included section by section by ``docs/mha.zh.md`` and ``docs/mha.en.md``. Sections that hold
+functions run as code on the page; the sections inside ``SESSIONS`` are interactive sessions,
+checked as doctests. Names follow the math and PyTorch's documentation of
+``nn.MultiheadAttention``: N batch, L query sequence length, S key sequence length, E hidden size
+(``embed_dim``), H heads (``num_heads``), D = E // H head_dim.
+"""
+
+# --8<-- [start:imports]
+import statistics
+import time
+from collections import Counter
+
+import torch
+import torch.nn as nn
+from torch.profiler import ProfilerActivity, profile
+# --8<-- [end:imports]
+
+
+# --8<-- [start:attend_batch_first]
+def _check_module(mha) -> None:
+    if not isinstance(mha, nn.MultiheadAttention):
+        raise TypeError(f"expected an nn.MultiheadAttention, got {type(mha).__name__}")
+
+
+def attend_batch_first(mha: nn.MultiheadAttention, x: torch.Tensor, **kwargs):
+    """Self-attention on a batch-first x of shape (N, L, E), whatever mha.batch_first says.
+
+    Returns the pair (attn_output, attn_weights) with attn_output batch-first (N, L, E). The layout
+    is decided here, in one place, instead of at every call site.
+    """
+    _check_module(mha)
+    if not isinstance(x, torch.Tensor) or x.dim() != 3:
+        got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a batch-first (N, L, E) tensor, got {got}")
+    if x.shape[-1] != mha.embed_dim:
+        raise ValueError(
+            f"x's last dim must be the hidden size E = embed_dim = {mha.embed_dim}, "
+            f"got shape {tuple(x.shape)}"
+        )
+    if mha.batch_first:
+        return mha(x, x, x, **kwargs)  # (N, L, E) in and out
+    xs = x.transpose(0, 1)  # (L, N, E): the layout a sequence-first module expects
+    out, weights = mha(xs, xs, xs, **kwargs)  # out: (L, N, E); weights are (N, L, S) either way
+    return out.transpose(0, 1), weights  # (N, L, E)
+# --8<-- [end:attend_batch_first]
+
+
+# --8<-- [start:wrapper]
+class MHAPyTorchClass(nn.Module):
+    """The wrapper of seed note 003, as the LLMs-from-scratch notebooks define it (kept as is,
+    unused d_in included): it calls nn.MultiheadAttention, throws the weights away and returns
+    ONE tensor, whatever need_weights says."""
+
+    def __init__(self, d_in, d_out, num_heads, context_length,
+                 dropout=0.0, qkv_bias=False, need_weights=True):
+        super().__init__()
+        self.context_length = context_length
+        self.multihead_attn = nn.MultiheadAttention(
+            embed_dim=d_out,
+            num_heads=num_heads,
+            dropout=dropout,
+            bias=qkv_bias,
+            add_bias_kv=qkv_bias,
+            batch_first=True,
+        )
+        self.need_weights = need_weights
+        self.proj = nn.Linear(d_out, d_out)
+        self.register_buffer(
+            "mask", torch.triu(torch.ones(context_length, context_length), diagonal=1).bool()
+        )  # (T, T): True above the diagonal = the future, not allowed
+
+    def forward(self, x):
+        batch_size, num_tokens, _ = x.shape  # x: (N, L, E)
+        if self.context_length >= num_tokens:
+            attn_mask = self.mask[:num_tokens, :num_tokens]  # (L, L)
+        else:
+            attn_mask = self.mask[: self.context_length, : self.context_length]
+        attn_output, _ = self.multihead_attn(
+            x, x, x, attn_mask=attn_mask, need_weights=self.need_weights
+        )  # attn_output: (N, L, E); the weights (or None) are dropped here
+        output = self.proj(attn_output)  # (N, L, E)
+        return output  # one tensor, not a pair
+# --8<-- [end:wrapper]
+
+
+# --8<-- [start:padding_to_attn_mask]
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def padding_to_attn_mask(key_padding_mask: torch.Tensor, num_heads: int, L: int) -> torch.Tensor:
+    """(N, S) bool key_padding_mask -> the equivalent (N·H, L, S) attn_mask (True = not allowed).
+
+    Row n·H + h belongs to sequence n and head h: F.multi_head_attention_forward views the
+    projected (L, N, E) as (L, N·H, D), so the heads of one sequence are adjacent.
+    """
+    num_heads = _positive_int("num_heads", num_heads)
+    L = _positive_int("L (number of queries)", L)
+    if not isinstance(key_padding_mask, torch.Tensor) or key_padding_mask.dim() != 2:
+        kpm = key_padding_mask
+        got = f"shape {tuple(kpm.shape)}" if isinstance(kpm, torch.Tensor) else type(kpm).__name__
+        raise ValueError(f"key_padding_mask must be (N, S), one row of keys per sequence, got {got}")
+    if key_padding_mask.dtype != torch.bool:
+        raise TypeError(
+            f"key_padding_mask must be bool (True = padding, not allowed), got {key_padding_mask.dtype}"
+        )
+    N, S = key_padding_mask.shape
+    m = key_padding_mask.view(N, 1, 1, S)  # (N, 1, 1, S)
+    m = m.expand(N, num_heads, L, S)  # (N, H, L, S): a view, stride 0 along H and L
+    return m.reshape(N * num_heads, L, S)  # (N·H, L, S): row n·H + h
+# --8<-- [end:padding_to_attn_mask]
+
+
+# --8<-- [start:aten_ops]
+def aten_ops(fn) -> Counter:
+    """Run fn() once under the CPU profiler; how often each ATen operator (aten::…) ran."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return Counter(e.name for e in prof.events() if e.name.startswith("aten::"))
+
+
+def attention_path(ops: Counter) -> str:
+    """Which of nn.MultiheadAttention's three paths ran, read from aten_ops(...)."""
+    if "aten::_native_multi_head_attention" in ops:
+        return "fast path"  # MultiheadAttention.forward -> torch._native_multi_head_attention
+    if "aten::scaled_dot_product_attention" in ops:
+        return "sdpa"  # F.multi_head_attention_forward, need_weights=False
+    if "aten::softmax" in ops:
+        return "bmm + softmax"  # F.multi_head_attention_forward, need_weights=True
+    raise ValueError(f"no attention operator among the {len(ops)} ATen operators recorded")
+# --8<-- [end:aten_ops]
+
+
+# --8<-- [start:why_not_fast_path]
+def why_not_fast_path(mha: nn.MultiheadAttention, query, key, value,
+                      key_padding_mask=None, attn_mask=None) -> str:
+    """The checks of nn.MultiheadAttention.forward (PyTorch 2.13, torch/nn/modules/activation.py)
+    in their order and with their messages; '' means the fast path runs. Left out: the checks for
+    __torch_function__ overrides, unusual devices and make_fx tracing."""
+    _check_module(mha)
+    reason = ""
+    if (attn_mask is not None and torch.is_floating_point(attn_mask)) or (
+        key_padding_mask is not None and torch.is_floating_point(key_padding_mask)
+    ):
+        reason = "floating-point masks are not supported for fast path."
+    if not torch.backends.mha.get_fastpath_enabled():
+        reason = "torch.backends.mha.get_fastpath_enabled() was not True"
+    elif query.dim() != 3:
+        reason = f"input not batched; expected query.dim() of 3 but got {query.dim()}"
+    elif query is not key or key is not value:
+        reason = "non-self attention was used (query, key, and value are not the same Tensor)"
+    elif mha.in_proj_bias is not None and query.dtype != mha.in_proj_bias.dtype:
+        reason = (f"dtypes of query ({query.dtype}) and self.in_proj_bias "
+                  f"({mha.in_proj_bias.dtype}) don't match")
+    elif mha.in_proj_weight is None:
+        reason = "in_proj_weight was None"
+    elif query.dtype != mha.in_proj_weight.dtype:
+        reason = (f"dtypes of query ({query.dtype}) and self.in_proj_weight "
+                  f"({mha.in_proj_weight.dtype}) don't match")
+    elif mha.training:
+        reason = "training is enabled"
+    elif mha.num_heads % 2 != 0:
+        reason = "self.num_heads is not even"
+    elif not mha.batch_first:
+        reason = "batch_first was not True"
+    elif mha.bias_k is not None:
+        reason = "self.bias_k was not None"
+    elif mha.bias_v is not None:
+        reason = "self.bias_v was not None"
+    elif mha.add_zero_attn:
+        reason = "add_zero_attn was enabled"
+    elif not mha._qkv_same_embed_dim:
+        reason = "_qkv_same_embed_dim was not True"
+    elif query.is_nested and (key_padding_mask is not None or attn_mask is not None):
+        reason = ("supplying both src_key_padding_mask and src_mask at the same time "
+                  "is not supported with NestedTensor input")
+    elif torch.is_autocast_enabled():
+        reason = "autocast is enabled"
+    if reason:
+        return reason
+    tensors = (query, key, value, mha.in_proj_weight, mha.in_proj_bias,
+               mha.out_proj.weight, mha.out_proj.bias)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return ("grad is enabled and at least one of query or the input/output projection "
+                "weights or biases requires_grad")
+    if mha.in_proj_bias is None:  # the source has no message for this: it just skips the call
+        return "(no message) bias=False: in_proj_bias is None, so the fast-path call is skipped"
+    return ""
+# --8<-- [end:why_not_fast_path]
+
+
+# --8<-- [start:time_mha_paths]
+def time_mha_paths(L: int, N: int = 2, E: int = 64, num_heads: int = 4, repeat: int = 5) -> dict:
+    """Median seconds of one self-attention call of nn.MultiheadAttention on the CPU, per path.
+
+    The same module (eval mode) and input, all under torch.no_grad(): 'bmm + softmax' is
+    need_weights=True and 'sdpa' need_weights=False, both with the fast path switched off by
+    torch.backends.mha.set_fastpath_enabled(False); 'fast path' is need_weights=False with it on.
+    The profiler checks that each path really ran (that call is also the warm-up).
+    """
+    for name, value in {"L": L, "N": N, "E": E, "num_heads": num_heads, "repeat": repeat}.items():
+        _positive_int(name, value)
+    if E % num_heads != 0:
+        raise ValueError(f"E={E} is not divisible by num_heads={num_heads}")
+    if num_heads % 2 != 0:
+        raise ValueError(f"num_heads={num_heads} is odd: the fast path needs an even number of heads")
+    mha = nn.MultiheadAttention(E, num_heads, batch_first=True).eval()
+    x = torch.randn(N, L, E)  # (N, L, E)
+    paths = {"bmm + softmax": (False, True), "sdpa": (False, False), "fast path": (True, False)}
+    previous = torch.backends.mha.get_fastpath_enabled()
+    times = {}
+    try:
+        with torch.no_grad():
+            for path, (fast_path_enabled, need_weights) in paths.items():
+                torch.backends.mha.set_fastpath_enabled(fast_path_enabled)
+
+                def call():
+                    return mha(x, x, x, need_weights=need_weights)  # out: (N, L, E)
+
+                ran = attention_path(aten_ops(call))
+                if ran != path:
+                    raise RuntimeError(f"expected the {path!r} path, but {ran!r} ran")
+                samples = []
+                for _ in range(repeat):
+                    start = time.perf_counter()
+                    call()
+                    samples.append(time.perf_counter() - start)
+                times[path] = statistics.median(samples)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(previous)
+    return times
+# --8<-- [end:time_mha_paths]
+
+
+SESSIONS = r"""
+# --8<-- [start:batch_first]
+>>> E, H, L, N = 8, 2, 3, 2  # hidden size, heads, sequence length, batch
+>>> S = L  # self-attention: as many keys as queries
+>>> mha_sf = nn.MultiheadAttention(E, num_heads=H)  # batch_first=False, the default
+>>> mha_sf.batch_first
+False
+>>> x = torch.randn(N, L, E)  # batch first: (N, L, E)
+>>> xs = x.transpose(0, 1)  # sequence first: (L, N, E)
+>>> out_sf, w_sf = mha_sf(xs, xs, xs)
+>>> out_sf.shape, w_sf.shape  # output (L, N, E); weights (N, L, S)
+(torch.Size([3, 2, 8]), torch.Size([2, 3, 3]))
+>>> mha_bf = nn.MultiheadAttention(E, num_heads=H, batch_first=True)
+>>> _ = mha_bf.load_state_dict(mha_sf.state_dict())  # the same weights
+>>> out_bf, w_bf = mha_bf(x, x, x)
+>>> out_bf.shape, w_bf.shape  # output (N, L, E); weights (N, L, S) again
+(torch.Size([2, 3, 8]), torch.Size([2, 3, 3]))
+>>> torch.allclose(out_bf, out_sf.transpose(0, 1)), torch.allclose(w_bf, w_sf)
+(True, True)
+# --8<-- [end:batch_first]
+
+# --8<-- [start:silent_bug]
+>>> out_bug, w_bug = mha_sf(x, x, x)  # (N, L, E) into a sequence-first module: no error
+>>> out_bug.shape  # looks right
+torch.Size([2, 3, 8])
+>>> torch.allclose(out_bug, out_bf)
+False
+>>> w_bug.shape  # the module saw 3 "sequences" of 2 "tokens"
+torch.Size([3, 2, 2])
+>>> col = x[:, :1]  # (2, 1, 8): token 0 of sequence 0 and token 0 of sequence 1
+>>> torch.allclose(out_bug[:, 0], mha_sf(col, col, col)[0][:, 0], atol=1e-6)  # attended to each other
+True
+>>> x2 = x.clone()
+>>> x2[1] += 1  # change sequence 1 only
+>>> torch.allclose(mha_bf(x2, x2, x2)[0][0], out_bf[0], atol=1e-6)  # right layout: sequence 0 unchanged
+True
+>>> torch.allclose(mha_sf(x2, x2, x2)[0][0], out_bug[0], atol=1e-6)  # wrong layout: sequence 0 changed
+False
+# --8<-- [end:silent_bug]
+
+# --8<-- [start:attend_batch_first_example]
+>>> out, w = attend_batch_first(mha_sf, x)  # x is (N, L, E); mha_sf is sequence-first
+>>> out.shape, torch.allclose(out, out_bf), torch.allclose(w, w_bf)
+(torch.Size([2, 3, 8]), True, True)
+>>> attend_batch_first(mha_sf, torch.randn(L, E))
+Traceback (most recent call last):
+  ...
+ValueError: x must be a batch-first (N, L, E) tensor, got shape (3, 8)
+>>> attend_batch_first(mha_sf, torch.randn(N, L, 4))
+Traceback (most recent call last):
+  ...
+ValueError: x's last dim must be the hidden size E = embed_dim = 8, got shape (2, 3, 4)
+# --8<-- [end:attend_batch_first_example]
+
+# --8<-- [start:need_weights_pair]
+>>> result = mha_bf(x, x, x, need_weights=False)
+>>> type(result), len(result)
+(<class 'tuple'>, 2)
+>>> result[1] is None
+True
+>>> out, w = mha_bf(x, x, x, need_weights=False)  # unpack the pair; w is None
+>>> torch.allclose(out, out_bf), w is None
+(True, True)
+>>> out = mha_bf(x, x, x, need_weights=False)  # the seed note's reading: "only the output"
+>>> out.shape
+Traceback (most recent call last):
+  ...
+AttributeError: 'tuple' object has no attribute 'shape'
+# --8<-- [end:need_weights_pair]
+
+# --8<-- [start:wrapper_unpack]
+>>> wrapper = MHAPyTorchClass(d_in=E, d_out=E, num_heads=H, context_length=L, need_weights=True)
+>>> y = wrapper(x)  # x: (N, L, E) = (2, 3, 8)
+>>> type(y).__name__, y.shape  # one tensor, even with need_weights=True
+('Tensor', torch.Size([2, 3, 8]))
+>>> out, attn_weights = wrapper(x)  # the seed note's line: no error...
+>>> out.shape, attn_weights.shape  # ...but these are batch elements 0 and 1
+(torch.Size([3, 8]), torch.Size([3, 8]))
+>>> torch.equal(out, y[0]), torch.equal(attn_weights, y[1])
+(True, True)
+>>> out, attn_weights = wrapper(torch.randn(3, L, E))  # only a batch of 3 raises
+Traceback (most recent call last):
+  ...
+ValueError: too many values to unpack (expected 2)
+>>> _, w = wrapper.multihead_attn(x, x, x, attn_mask=wrapper.mask[:L, :L])  # the weights it drops
+>>> w.shape
+torch.Size([2, 3, 3])
+# --8<-- [end:wrapper_unpack]
+
+# --8<-- [start:average_weights]
+>>> out, w_avg = mha_bf(x, x, x)  # average_attn_weights=True, the default
+>>> w_avg.shape  # (N, L, S)
+torch.Size([2, 3, 3])
+>>> out2, w_heads = mha_bf(x, x, x, average_attn_weights=False)
+>>> w_heads.shape  # (N, H, L, S)
+torch.Size([2, 2, 3, 3])
+>>> torch.allclose(w_avg, w_heads.mean(dim=1)), torch.equal(out, out2)
+(True, True)
+>>> torch.allclose(w_heads.sum(-1), torch.ones(N, H, L)), torch.allclose(w_avg.sum(-1), torch.ones(N, L))
+(True, True)
+>>> from snippets.shapes import split_heads
+>>> W_q, W_k, W_v = mha_bf.in_proj_weight.chunk(3)  # each (E, E)
+>>> b_q, b_k, b_v = mha_bf.in_proj_bias.chunk(3)  # each (E,)
+>>> q = split_heads(x @ W_q.T + b_q, H)  # (N, H, L, D)
+>>> k = split_heads(x @ W_k.T + b_k, H)  # (N, H, S, D)
+>>> by_hand = torch.softmax(q @ k.transpose(-2, -1) / (E // H) ** 0.5, dim=-1)  # (N, H, L, S)
+>>> torch.allclose(by_hand, w_heads, atol=1e-6)
+True
+# --8<-- [end:average_weights]
+
+# --8<-- [start:masks]
+>>> key_padding_mask = torch.tensor([[False, False, False],
+...                                  [False, False, True]])  # (N, S): True = padding, not allowed
+>>> out_kpm, w_kpm = mha_bf(x, x, x, key_padding_mask=key_padding_mask, average_attn_weights=False)
+>>> w_kpm.detach()[1, :, :, 2]  # (H, L): no query of sequence 1 looks at key 2, in any head
+tensor([[0., 0., 0.],
+        [0., 0., 0.]])
+>>> attn_mask = padding_to_attn_mask(key_padding_mask, num_heads=H, L=L)
+>>> attn_mask.shape  # (N·H, L, S)
+torch.Size([4, 3, 3])
+>>> out_am, w_am = mha_bf(x, x, x, attn_mask=attn_mask, average_attn_weights=False)
+>>> torch.allclose(out_am, out_kpm), torch.allclose(w_am, w_kpm)
+(True, True)
+>>> wrong_order = key_padding_mask.view(1, N, 1, S).expand(H, N, L, S).reshape(H * N, L, S)  # row h·N + n
+>>> torch.allclose(mha_bf(x, x, x, attn_mask=wrong_order)[0], out_kpm)
+False
+>>> one = torch.zeros(N * H, L, S, dtype=torch.bool)
+>>> one[1 * H + 0, :, 0] = True  # row n·H + h = 2: sequence 1, head 0 may not look at key 0
+>>> _, w_one = mha_bf(x, x, x, attn_mask=one, average_attn_weights=False)
+>>> (w_one[..., 0] == 0).all(dim=-1)  # (N, H): which (sequence, head) ignores key 0
+tensor([[False, False],
+        [ True, False]])
+>>> mha_bf(x, x, x, attn_mask=torch.zeros(N, L, S, dtype=torch.bool))  # (N, L, S) is not accepted
+Traceback (most recent call last):
+  ...
+RuntimeError: The shape of the 3D attn_mask is torch.Size([2, 3, 3]), but should be (4, 3, 3).
+>>> padding_to_attn_mask(key_padding_mask.long(), num_heads=H, L=L)
+Traceback (most recent call last):
+  ...
+TypeError: key_padding_mask must be bool (True = padding, not allowed), got torch.int64
+# --8<-- [end:masks]
+
+# --8<-- [start:paths]
+>>> mha_bf.training, torch.is_grad_enabled()
+(True, True)
+>>> ops = aten_ops(lambda: mha_bf(x, x, x))  # need_weights=True, the default
+>>> "aten::bmm" in ops, "aten::softmax" in ops, "aten::scaled_dot_product_attention" in ops
+(True, True, False)
+>>> "aten::baddbmm" in aten_ops(lambda: mha_bf(x, x, x, key_padding_mask=key_padding_mask))
+True
+>>> ops = aten_ops(lambda: mha_bf(x, x, x, need_weights=False))
+>>> "aten::scaled_dot_product_attention" in ops, "aten::softmax" in ops
+(True, False)
+>>> "aten::_scaled_dot_product_flash_attention_for_cpu" in ops  # the fused CPU kernel SDPA picked
+True
+>>> attention_path(ops)
+'sdpa'
+>>> for training in (True, False):
+...     for grad in (True, False):
+...         for need_weights in (True, False):
+...             _ = mha_bf.train(training)
+...             with torch.set_grad_enabled(grad):
+...                 ops = aten_ops(lambda: mha_bf(x, x, x, need_weights=need_weights))
+...             print(f"training={training!s:5}  grad={grad!s:5}  need_weights={need_weights!s:5}  -> {attention_path(ops)}")
+training=True   grad=True   need_weights=True   -> bmm + softmax
+training=True   grad=True   need_weights=False  -> sdpa
+training=True   grad=False  need_weights=True   -> bmm + softmax
+training=True   grad=False  need_weights=False  -> sdpa
+training=False  grad=True   need_weights=True   -> bmm + softmax
+training=False  grad=True   need_weights=False  -> sdpa
+training=False  grad=False  need_weights=True   -> fast path
+training=False  grad=False  need_weights=False  -> fast path
+# --8<-- [end:paths]
+
+# --8<-- [start:fast_path_inside]
+>>> _ = mha_bf.eval()  # the fast path needs eval mode (and no grad)
+>>> with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
+...     _ = mha_bf(x, x, x)
+>>> [e.name for e in prof.events() if e.cpu_parent is None]  # top-level operators only
+['aten::_native_multi_head_attention']
+>>> with torch.no_grad():
+...     fast_w = aten_ops(lambda: mha_bf(x, x, x))
+...     fast_nw = aten_ops(lambda: mha_bf(x, x, x, need_weights=False))
+>>> fast_w["aten::bmm"], fast_nw["aten::bmm"], fast_w["aten::_softmax"], fast_nw["aten::_softmax"]
+(2, 2, 1, 1)
+>>> "aten::scaled_dot_product_attention" in fast_nw
+False
+>>> with torch.no_grad():
+...     fast_out, fast_weights = mha_bf(x, x, x)
+...     fast_kpm, _ = mha_bf(x, x, x, key_padding_mask=key_padding_mask)
+>>> torch.allclose(fast_out, out_bf, atol=1e-6), torch.allclose(fast_weights, w_bf)
+(True, True)
+>>> torch.allclose(fast_kpm, out_kpm, atol=1e-6)
+True
+# --8<-- [end:fast_path_inside]
+
+# --8<-- [start:fast_path_reasons]
+>>> why_not_fast_path(mha_bf, x, x, x)  # eval mode, but grad is on and the weights require grad
+'grad is enabled and at least one of query or the input/output projection weights or biases requires_grad'
+>>> with torch.no_grad():
+...     reason = why_not_fast_path(mha_bf, x, x, x)
+>>> reason
+''
+>>> frozen = nn.MultiheadAttention(E, 2, batch_first=True).eval().requires_grad_(False)
+>>> torch.is_grad_enabled()
+True
+>>> why_not_fast_path(frozen, x, x, x), attention_path(aten_ops(lambda: frozen(x, x, x)))
+('', 'fast path')
+>>> cases = {
+...     "training": (nn.MultiheadAttention(E, 2, batch_first=True), {}),
+...     "odd heads": (nn.MultiheadAttention(E, 1, batch_first=True).eval(), {}),
+...     "sequence first": (nn.MultiheadAttention(E, 2).eval(), {}),
+...     "float mask": (mha_bf, {"attn_mask": torch.zeros(L, S)}),
+...     "add_zero_attn": (nn.MultiheadAttention(E, 2, add_zero_attn=True, batch_first=True).eval(), {}),
+...     "bias=False": (nn.MultiheadAttention(E, 2, bias=False, batch_first=True).eval(), {}),
+...     "bool mask": (mha_bf, {"attn_mask": torch.ones(L, S, dtype=torch.bool).triu(1)}),
+... }
+>>> agree = []
+>>> with torch.no_grad():
+...     for name, (module, masks) in cases.items():
+...         reason = why_not_fast_path(module, x, x, x, **masks)
+...         ran = attention_path(aten_ops(lambda: module(x, x, x, **masks)))
+...         agree.append((reason == "") == (ran == "fast path"))
+...         print(f"{name:15} {ran:14} {reason!r}")
+training        bmm + softmax  'training is enabled'
+odd heads       bmm + softmax  'self.num_heads is not even'
+sequence first  bmm + softmax  'batch_first was not True'
+float mask      bmm + softmax  'floating-point masks are not supported for fast path.'
+add_zero_attn   bmm + softmax  'add_zero_attn was enabled'
+bias=False      bmm + softmax  '(no message) bias=False: in_proj_bias is None, so the fast-path call is skipped'
+bool mask       fast path      ''
+>>> all(agree)
+True
+>>> with torch.no_grad():
+...     reason = why_not_fast_path(mha_bf, x, x.clone(), x)  # equal values are not enough
+>>> reason
+'non-self attention was used (query, key, and value are not the same Tensor)'
+# --8<-- [end:fast_path_reasons]
+
+# --8<-- [start:timing]
+>>> t = time_mha_paths(L=16, repeat=3)
+>>> sorted(t)
+['bmm + softmax', 'fast path', 'sdpa']
+>>> all(isinstance(s, float) and s > 0 for s in t.values())
+True
+>>> torch.backends.mha.get_fastpath_enabled()  # restored afterwards
+True
+>>> time_mha_paths(L=16, E=63, num_heads=3)
+Traceback (most recent call last):
+  ...
+ValueError: num_heads=3 is odd: the fast path needs an even number of heads
+# --8<-- [end:timing]
+"""
