@@ -49,9 +49,10 @@ def attend_batch_first(mha: nn.MultiheadAttention, x: torch.Tensor, **kwargs):
 
 # --8<-- [start:wrapper]
 class MHAPyTorchClass(nn.Module):
-    """The wrapper of seed note 003, as the LLMs-from-scratch notebooks define it (kept as is,
-    unused d_in included): it calls nn.MultiheadAttention, throws the weights away and returns
-    ONE tensor, whatever need_weights says."""
+    """The wrapper of seed note 003, as the LLMs-from-scratch notebooks define it (the code is
+    kept as is, unused d_in included; the comments are ours): it calls nn.MultiheadAttention,
+    throws the weights away and returns ONE tensor, whatever need_weights says. Its default
+    qkv_bias=False means bias=False, so the fast path never runs (see why_not_fast_path)."""
 
     def __init__(self, d_in, d_out, num_heads, context_length,
                  dropout=0.0, qkv_bias=False, need_weights=True):
@@ -76,7 +77,8 @@ class MHAPyTorchClass(nn.Module):
         if self.context_length >= num_tokens:
             attn_mask = self.mask[:num_tokens, :num_tokens]  # (L, L)
         else:
-            attn_mask = self.mask[: self.context_length, : self.context_length]
+            attn_mask = self.mask[: self.context_length, : self.context_length]  # (T, T): for L > T
+            # it does not fit the (L, L) scores, and the call below raises a RuntimeError
         attn_output, _ = self.multihead_attn(
             x, x, x, attn_mask=attn_mask, need_weights=self.need_weights
         )  # attn_output: (N, L, E); the weights (or None) are dropped here
@@ -139,8 +141,9 @@ def attention_path(ops: Counter) -> str:
 def why_not_fast_path(mha: nn.MultiheadAttention, query, key, value,
                       key_padding_mask=None, attn_mask=None) -> str:
     """The checks of nn.MultiheadAttention.forward (PyTorch 2.13, torch/nn/modules/activation.py)
-    in their order and with their messages; '' means the fast path runs. Left out: the checks for
-    __torch_function__ overrides, unusual devices and make_fx tracing."""
+    in their order and with their exact messages; '' means the fast path runs. Of the four checks
+    that follow the chain of elifs, three are left out (__torch_function__ overrides, unusual
+    devices, make_fx tracing); the grad check is kept."""
     _check_module(mha)
     reason = ""
     if (attn_mask is not None and torch.is_floating_point(attn_mask)) or (
@@ -176,8 +179,10 @@ def why_not_fast_path(mha: nn.MultiheadAttention, query, key, value,
     elif not mha._qkv_same_embed_dim:
         reason = "_qkv_same_embed_dim was not True"
     elif query.is_nested and (key_padding_mask is not None or attn_mask is not None):
-        reason = ("supplying both src_key_padding_mask and src_mask at the same time "
-                  "is not supported with NestedTensor input")
+        # the source's string, exactly: a backslash continuation leaves 34 spaces in it, and it
+        # says "both" although either mask alone blocks the fast path
+        reason = ("supplying both src_key_padding_mask and src_mask at the same time" + " " * 34
+                  + "is not supported with NestedTensor input")
     elif torch.is_autocast_enabled():
         reason = "autocast is enabled"
     if reason:
@@ -291,6 +296,9 @@ ValueError: x's last dim must be the hidden size E = embed_dim = 8, got shape (2
 # --8<-- [end:attend_batch_first_example]
 
 # --8<-- [start:need_weights_pair]
+>>> _, w_default = mha_bf(x, x, x)  # need_weights=True is the default: the weights come back
+>>> w_default.shape  # (N, L, S)
+torch.Size([2, 3, 3])
 >>> result = mha_bf(x, x, x, need_weights=False)
 >>> type(result), len(result)
 (<class 'tuple'>, 2)
@@ -359,7 +367,7 @@ torch.Size([4, 3, 3])
 >>> out_am, w_am = mha_bf(x, x, x, attn_mask=attn_mask, average_attn_weights=False)
 >>> torch.allclose(out_am, out_kpm), torch.allclose(w_am, w_kpm)
 (True, True)
->>> wrong_order = key_padding_mask.view(1, N, 1, S).expand(H, N, L, S).reshape(H * N, L, S)  # row h·N + n
+>>> wrong_order = key_padding_mask.view(1, N, 1, S).expand(H, N, L, S).reshape(H * N, L, S)  # (N·H, L, S), but row h·N + n
 >>> torch.allclose(mha_bf(x, x, x, attn_mask=wrong_order)[0], out_kpm)
 False
 >>> one = torch.zeros(N * H, L, S, dtype=torch.bool)
@@ -423,6 +431,14 @@ training=False  grad=False  need_weights=False  -> fast path
 (2, 2, 1, 1)
 >>> "aten::scaled_dot_product_attention" in fast_nw
 False
+>>> with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+...     _ = mha_bf(x, x, x, key_padding_mask=key_padding_mask)
+>>> for e in prof.events():
+...     if e.name in ("aten::bmm", "aten::_softmax", "aten::_masked_softmax"):
+...         print(e.name, e.input_shapes[:2])  # bmm: (N·H, L, D) @ (N·H, D, S), then (N·H, L, S) @ (N·H, S, D)
+aten::bmm [[4, 3, 4], [4, 4, 3]]
+aten::_masked_softmax [[2, 2, 3, 3], [2, 3]]
+aten::bmm [[4, 3, 3], [4, 3, 4]]
 >>> with torch.no_grad():
 ...     fast_out, fast_weights = mha_bf(x, x, x)
 ...     fast_kpm, _ = mha_bf(x, x, x, key_padding_mask=key_padding_mask)
@@ -431,6 +447,38 @@ False
 >>> torch.allclose(fast_kpm, out_kpm, atol=1e-6)
 True
 # --8<-- [end:fast_path_inside]
+
+# --8<-- [start:fast_path_full_row]
+>>> all_padding = torch.tensor([[False, False, False],
+...                             [True, True, True]])  # (N, S): sequence 1 has no key to look at
+>>> with torch.no_grad():
+...     fast_full, _ = mha_bf(x, x, x, key_padding_mask=all_padding)  # eval, autograd off: fast path
+>>> bmm_full, _ = mha_bf(x, x, x, key_padding_mask=all_padding)  # autograd on: bmm + softmax
+>>> sdpa_full, _ = mha_bf(x, x, x, key_padding_mask=all_padding, need_weights=False)  # autograd on: sdpa
+>>> fast_full[1].isnan().all().item(), bmm_full[1].isnan().all().item(), sdpa_full[1].isnan().any().item()
+(True, True, False)
+>>> torch.equal(sdpa_full[1], mha_bf.out_proj.bias.expand(L, E))  # SDPA gave zeros; out_proj added its bias
+True
+>>> torch.allclose(fast_full[0], sdpa_full[0], atol=1e-6)  # sequence 0 has keys: the paths agree
+True
+# --8<-- [end:fast_path_full_row]
+
+# --8<-- [start:gpu_fast_path_sdpa]
+>>> import torch
+>>> import torch.nn as nn
+>>> from snippets.mha import aten_ops
+>>> gpu_mha = nn.MultiheadAttention(64, 8, batch_first=True, device="cuda").eval()  # D = 64 / 8 = 8
+>>> xg = torch.randn(2, 16, 64, device="cuda")  # (N, L, E), float32, no mask
+>>> with torch.no_grad():
+...     ops_w = aten_ops(lambda: gpu_mha(xg, xg, xg))  # need_weights=True
+...     ops_nw = aten_ops(lambda: gpu_mha(xg, xg, xg, need_weights=False))
+>>> "aten::_native_multi_head_attention" in ops_w, "aten::_native_multi_head_attention" in ops_nw
+(True, True)
+>>> "aten::scaled_dot_product_attention" in ops_w, "aten::scaled_dot_product_attention" in ops_nw
+(False, True)
+>>> [any(name.startswith("aten::_scaled_dot_product") for name in ops) for ops in (ops_w, ops_nw)]
+[False, True]
+# --8<-- [end:gpu_fast_path_sdpa]
 
 # --8<-- [start:fast_path_reasons]
 >>> why_not_fast_path(mha_bf, x, x, x)  # eval mode, but grad is on and the weights require grad
@@ -488,4 +536,21 @@ Traceback (most recent call last):
   ...
 ValueError: num_heads=3 is odd: the fast path needs an even number of heads
 # --8<-- [end:timing]
+
+# --8<-- [start:wrapper_paths]
+>>> seed_wrapper = MHAPyTorchClass(d_in=E, d_out=E, num_heads=H, context_length=L).eval()
+>>> seed_wrapper.multihead_attn.in_proj_bias is None  # qkv_bias=False, the default, gives bias=False
+True
+>>> with torch.no_grad():  # eval mode, autograd off: still not the fast path
+...     for need_weights in (True, False):
+...         seed_wrapper.need_weights = need_weights
+...         ops = aten_ops(lambda: seed_wrapper(x))
+...         print(f"need_weights={need_weights!s:5}  -> {attention_path(ops)}")
+need_weights=True   -> bmm + softmax
+need_weights=False  -> sdpa
+>>> with torch.no_grad():
+...     reason = why_not_fast_path(seed_wrapper.multihead_attn, x, x, x)
+>>> reason
+'(no message) bias=False: in_proj_bias is None, so the fast-path call is skipped'
+# --8<-- [end:wrapper_paths]
 """

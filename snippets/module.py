@@ -221,13 +221,13 @@ def pack(mine: MultiHeadAttention) -> PackedSelfAttention:
 def combine_heads_004(x: torch.Tensor, d_model: int) -> torch.Tensor:
     """Seed note 004's combine_heads as a function (its self.d_model is d_model): (B, H, L, D) -> (B, L, d_model)."""
     batch_size, _, seq_length, d_k = x.size()  # d_k is assigned here and never read again
-    return x.transpose(1, 2).contiguous().view(batch_size, seq_length, d_model)  # (B, L, H·D)
+    return x.transpose(1, 2).contiguous().view(batch_size, seq_length, d_model)  # (B, L, H, D) -> (B, L, d_model)
 
 
 def combine_heads_without_d_k(x: torch.Tensor, d_model: int) -> torch.Tensor:
     """The same function without d_k: the fourth size goes to _ as well."""
     batch_size, _, seq_length, _ = x.size()
-    return x.transpose(1, 2).contiguous().view(batch_size, seq_length, d_model)  # (B, L, H·D)
+    return x.transpose(1, 2).contiguous().view(batch_size, seq_length, d_model)  # (B, L, H, D) -> (B, L, d_model)
 
 
 class SeedTypo(nn.Module):
@@ -270,7 +270,7 @@ True
 torch.Size([2, 2, 3, 4])
 >>> torch.allclose(scores[1, 0, 2, 3], q[1, 0, 2] @ k[1, 0, 3] / math.sqrt(D))  # one query·key pair
 True
->>> seed_002 = torch.matmul(q, k.transpose(-1, -2)) / torch.sqrt(torch.tensor(D, dtype=torch.float32))
+>>> seed_002 = torch.matmul(q, k.transpose(-1, -2)) / torch.sqrt(torch.tensor(D, dtype=torch.float32))  # (B, H, L, S)
 >>> torch.equal(scores, seed_002)  # seed note 002's spelling of the same step
 True
 >>> a, b = torch.randn(1000, 64), torch.randn(64, 1000)  # D = 64, entries of variance 1
@@ -312,7 +312,7 @@ True
 >>> out_a, weights_a = attention(q, k, v, mask)
 >>> torch.equal(out_a, out), torch.equal(weights_a, weights)
 (True, True)
->>> sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # its bool mask: True = take part
+>>> sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, L, D); its bool mask: True = take part
 >>> torch.allclose(out, sdpa, atol=1e-6)
 True
 >>> F.scaled_dot_product_attention(q, k, v, attn_mask=nothing)[0, 0, 0].tolist()  # no key: zeros, like ours

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+import warnings
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -159,6 +162,42 @@ def test_the_fast_path_gives_the_slow_path_result(N, L, H, D, pad):
         assert attention_path(aten_ops(lambda: mha(x, x, x, **kwargs))) == "fast path"
         fast, w_fast = mha(x, x, x, **kwargs)
     assert torch.allclose(slow, fast, atol=1e-5) and torch.allclose(w_slow, w_fast, atol=1e-6)
+
+
+def source_strings() -> set[str]:
+    """Every plain string literal in nn.MultiheadAttention.forward, as Python evaluates it."""
+    # parsed inside a class, not dedented: dedenting would also cut the spaces inside the string
+    # that a backslash continuation leaves there
+    tree = ast.parse("class MultiheadAttention:\n" + inspect.getsource(nn.MultiheadAttention.forward))
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def test_the_messages_are_the_source_strings_exactly():
+    strings = source_strings()
+    mha = nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nested tensors are a prototype API
+        nested = torch.nested.nested_tensor([torch.randn(3, 8), torch.randn(2, 8)])
+    mask = torch.zeros(3, 3, dtype=torch.bool)
+    reason = why_not_fast_path(mha, nested, nested, nested, attn_mask=mask)
+    assert reason.startswith("supplying both") and " " * 34 + "is not" in reason
+    assert reason in strings
+    x = torch.randn(2, 3, 8)
+    for module in (nn.MultiheadAttention(8, 2, batch_first=True), nn.MultiheadAttention(8, 1, batch_first=True).eval(),
+                   nn.MultiheadAttention(8, 2).eval(), nn.MultiheadAttention(8, 2, add_zero_attn=True, batch_first=True).eval()):
+        with torch.no_grad():
+            assert why_not_fast_path(module, x, x, x) in strings
+    assert why_not_fast_path(mha, x, x, x) in strings  # grad enabled, parameters require grad
+
+
+def test_the_seed_wrapper_never_takes_the_fast_path():
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 8)
+    for need_weights in (True, False):
+        wrapper = MHAPyTorchClass(d_in=8, d_out=8, num_heads=2, context_length=4, need_weights=need_weights).eval()
+        with torch.no_grad():
+            path = attention_path(aten_ops(lambda: wrapper(x)))
+        assert path == ("bmm + softmax" if need_weights else "sdpa")
 
 
 def test_the_seed_wrapper_returns_one_tensor_that_unpacks_along_the_batch():

@@ -18,11 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> Path:
-    """A copy of the runner's configuration: conftest.py, mkdocs.yml, sitekit/."""
+    """A copy of the runner's configuration: conftest.py, mkdocs.yml and the folders it names."""
     path = pytester.path
     shutil.copy(ROOT / "conftest.py", path / "conftest.py")
     shutil.copy(ROOT / "mkdocs.yml", path / "mkdocs.yml")
-    shutil.copytree(ROOT / "sitekit", path / "sitekit", ignore=shutil.ignore_patterns("__pycache__"))
+    # The folders mkdocs.yml names (hooks, theme overrides, watched sources) must exist for it to load.
+    for folder in ("sitekit", "overrides", "notebooks"):
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (path / "docs").mkdir()
     (path / "snippets").mkdir()
     return path
