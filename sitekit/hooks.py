@@ -1,8 +1,12 @@
 """MkDocs hooks (listed in mkdocs.yml).
 
-* Before each build: generate the diagrams of every ``sitekit/figures*.py`` module (both languages).
+* Before each build: generate the diagrams of every ``sitekit/figures*.py`` module (both languages),
+  and build and execute the notebooks of ``notebooks/`` into ``docs/<name>.<lang>.ipynb``
+  (:mod:`sitekit.notebooks`); both are rewritten only when their content changes.
+* Notebook pages (see "Notebooks" below).
+* The 404 page of each language: ``404.html`` (Chinese) and ``en/404.html`` (English).
 * No head ``hreflang`` links (they make Material request a sitemap.xml per page: 404s).
-* One search index per language. The i18n plugin writes one combined index at
+* One search index per language, and a one-character fix to Material's Chinese query segmentation. The i18n plugin writes one combined index at
   ``search/search_index.json``, so a reader on the English site would get Chinese pages and vice
   versa. After the whole build we split it: ``search/`` keeps the Chinese pages and
   ``en/search/`` gets the English ones, and the English pages point Material's search at
@@ -15,6 +19,7 @@ import json
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mkdocs.plugins import event_priority
 
@@ -61,7 +66,10 @@ def write_figures(docs_dir: Path) -> list[Path]:
 
 
 def on_pre_build(config, **kwargs):
+    from sitekit.notebooks import write_notebooks
+
     write_figures(Path(config["docs_dir"]))
+    write_notebooks(Path(config["docs_dir"]), Path(config.config_file_path).parent, DEFAULT_LANGUAGE)
 
 
 def _language_of(url: str) -> str:
@@ -92,6 +100,35 @@ def on_post_page(output: str, page, config, **kwargs):
     return output
 
 
+#: Material's search worker splits a Chinese query into the index's words, but its loop stops one
+#: character short (`o < t.length`), so the whole query is never tried as a word: 步长 is searched
+#: as 步. The fix is one character; the pattern must match exactly once, so that an upgrade of
+#: Material that changes this code stops the build instead of silently undoing the fix.
+CJK_QUERY_LOOP = re.compile(r"for\(let (\w)=(\w)\+1;\1<(\w)\.length;\1\+\+\)\3\.slice\(\2,\1\)in ")
+
+
+def patch_search_worker(site_dir: Path) -> Path:
+    """Let Material's query segmentation try the whole remaining query as one word."""
+    workers = sorted((site_dir / "assets" / "javascripts" / "workers").glob("search.*.min.js"))
+    if len(workers) != 1:
+        raise RuntimeError(f"expected one Material search worker, found {len(workers)}")
+    worker = workers[0]
+    code = worker.read_text(encoding="utf-8")
+    if len(re.findall(CJK_QUERY_LOOP.pattern.replace("\\1<", "\\1<="), code)) == 1:
+        return worker  # already patched (a rebuild that did not copy the theme's assets again)
+    patched, count = CJK_QUERY_LOOP.subn(
+        lambda m: m.group(0).replace(f"{m.group(1)}<{m.group(3)}.length", f"{m.group(1)}<={m.group(3)}.length"),
+        code,
+    )
+    if count != 1:
+        raise RuntimeError(
+            f"{worker.name}: Material's query segmentation loop not found ({count} matches); "
+            "check whether the new Material version still needs the fix in sitekit/hooks.py"
+        )
+    worker.write_text(patched, encoding="utf-8")
+    return worker
+
+
 def split_search_index(site_dir: Path) -> dict[str, int]:
     """Split the combined search index into one index per language; returns entries per language."""
     combined_path = site_dir / "search" / "search_index.json"
@@ -105,7 +142,11 @@ def split_search_index(site_dir: Path) -> dict[str, int]:
     for lang, docs in per_language.items():
         path = site_dir / ("search" if lang == DEFAULT_LANGUAGE else os.path.join(lang, "search"))
         path.mkdir(parents=True, exist_ok=True)
-        index = dict(combined, docs=docs)
+        # Each index searches its own language only, and without the stemmer: Material searches as
+        # you type with a trailing wildcard, and a stemmed index would never match a whole typed
+        # word such as "broadcasting" (stored as "broadcast").
+        config = dict(combined["config"], lang=[lang], pipeline=[])
+        index = dict(combined, config=config, docs=docs)
         (path / "search_index.json").write_text(
             json.dumps(index, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
         )
@@ -118,8 +159,140 @@ def on_post_build(config, **kwargs):
     if i18n is not None and getattr(i18n, "building", False):
         return  # a nested per-language build: the combined index is not final yet
     split_search_index(Path(config["site_dir"]))
+    patch_search_worker(Path(config["site_dir"]))
+
+
+#: The default language's 404 page of the build in progress, by site_dir (see on_post_template).
+_DEFAULT_404: dict[str, str] = {}
+
+
+def _current_language(config) -> str:
+    i18n = config.plugins.get("i18n")
+    return getattr(i18n, "current_language", None) or DEFAULT_LANGUAGE
+
+
+def on_template_context(context, template_name: str, config, **kwargs):
+    """404 page: its language switcher goes to the two home pages.
+
+    Material's switcher on a theme template shows whatever the i18n plugin left from the last page
+    built; an error page is served at any address, so its links are absolute, under site_url's path.
+    """
+    extra = config["extra"]
+    if template_name == "404.html" and extra.get("alternate"):
+        base = urlsplit(config["site_url"] or "/").path.rstrip("/") + "/"
+        alternates = [
+            dict(alt, link=base + ("" if alt["lang"] == DEFAULT_LANGUAGE else f"{alt['lang']}/"))
+            for alt in extra["alternate"]
+        ]
+        extra["alternate"] = alternates
+        # The i18n plugin sets `config.extra.alternate` as an attribute for every page, and the
+        # template (`config.extra.alternate`) reads the attribute before the item.
+        extra.alternate = alternates
+    return context
 
 
 def on_post_template(output: str, template_name: str, config, **kwargs):
-    """The same for theme templates such as 404.html."""
-    return HREFLANG_LINK.sub("", output)
+    """Theme templates: no head hreflang links; and one 404 page per language.
+
+    Every language build writes the theme's 404.html to the site root, so the last language would
+    win. The default language's page stays at ``404.html`` (GitHub Pages serves it for any missing
+    address); another language's goes to ``<lang>/404.html``.
+    """
+    output = HREFLANG_LINK.sub("", output)
+    if template_name == "404.html":
+        site_dir, lang = str(config["site_dir"]), _current_language(config)
+        if lang == DEFAULT_LANGUAGE:
+            _DEFAULT_404[site_dir] = output
+        elif site_dir in _DEFAULT_404:
+            path = Path(site_dir) / lang / "404.html"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(output, encoding="utf-8")
+            output = _DEFAULT_404[site_dir]
+    return output
+
+
+# --- Notebooks ---------------------------------------------------------------------------------
+#
+# mkdocs-jupyter turns `docs/notebook.zh.ipynb` into a page in its own `on_files`, and the i18n
+# plugin then rebuilds every file as a plain `File` in its `on_files` (priority -100). A plain File
+# whose source is not Markdown is a static file: the notebook would be copied as a raw file into
+# `notebook/index.html`, without a page, a nav entry or a language switcher, and `--strict` would
+# not notice (mkdocs-static-i18n issue #198). After the i18n plugin (priority -150), each notebook
+# of the language being built becomes a documentation page again, at `notebook/` (`en/notebook/`),
+# with its twin in the other language as the switcher's target, and in the sitemap.
+
+NOTEBOOK_SOURCE = re.compile(r"^(?P<name>[\w-]+)\.(?P<lang>[a-z]{2})\.ipynb$")
+
+
+def _notebook_page_class():
+    from mkdocs.structure.files import File
+
+    class NotebookPage(File):
+        """A notebook that MkDocs renders as a page (mkdocs-jupyter provides the rendering)."""
+
+        def is_documentation_page(self) -> bool:
+            return True
+
+    return NotebookPage
+
+
+def _notebook_page(src_uri: str, lang: str, config):
+    """The page file of docs/<src_uri> (``notebook.en.ipynb``) built for language `lang`."""
+    name = NOTEBOOK_SOURCE.match(src_uri).group("name")
+    prefix = "" if lang == DEFAULT_LANGUAGE else f"{lang}/"
+    page = _notebook_page_class()(
+        src_uri,
+        config["docs_dir"],
+        config["site_dir"],
+        config["use_directory_urls"],
+        dest_uri=f"{prefix}{name}/index.html",
+    )
+    page.name = name
+    page.url = f"{prefix}{name}/"
+    page.locale = page.locale_alternate_of = page.localization = lang
+    page.norm_src_uri = f"{name}.ipynb"
+    page.edit_uri = None
+    return page
+
+
+@event_priority(-150)  # after the i18n plugin (-100) has rebuilt the files of this language
+def on_files(files, config, **kwargs):
+    i18n = config.plugins.get("i18n")
+    lang = getattr(i18n, "current_language", None) or DEFAULT_LANGUAGE
+    docs_dir = Path(config["docs_dir"])
+    for file in list(files):
+        match = NOTEBOOK_SOURCE.match(file.src_uri)
+        if match is None or match.group("lang") != lang:
+            continue
+        page = _notebook_page(file.src_uri, lang, config)
+        page.alternates = {lang: page}
+        for other in LANGUAGES:
+            twin = f"{match.group('name')}.{other}.ipynb"
+            if other != lang and (docs_dir / twin).is_file():
+                page.alternates[other] = _notebook_page(twin, other, config)
+        files.remove(file)
+        files.append(page)
+    if i18n is not None and hasattr(i18n, "i18n_files_per_language"):
+        i18n.i18n_files_per_language[lang] = files.documentation_pages()  # the sitemap's pages
+    return files
+
+
+def _is_notebook_page(page) -> bool:
+    return bool(NOTEBOOK_SOURCE.match(page.file.src_uri))
+
+
+def on_page_content(html: str, page, config, files, **kwargs):
+    """Notebook pages: Material's markup instead of JupyterLab's (see sitekit.notebooks.page_html)."""
+    if not _is_notebook_page(page):
+        return html
+    from mkdocs.structure.toc import get_toc
+
+    from sitekit.notebooks import META, page_html, site_url
+
+    notebook = json.loads(Path(page.file.abs_src_path).read_text(encoding="utf-8"))
+    ui = config["extra"]["ui"][config["theme"]["language"]]
+    download = (Path(page.file.abs_src_path).name, ui["download_notebook"])
+    root = Path(config.config_file_path).parent
+    html, tokens = page_html(html, notebook["metadata"][META]["headings"], page.url, site_url(root), download)
+    page.toc = get_toc(tokens)
+    return html

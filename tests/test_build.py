@@ -5,11 +5,7 @@ loaded from another host."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,35 +14,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
-pytestmark = pytest.mark.build
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    site_dir = tmp_path_factory.mktemp("site")
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.perf_counter() - started
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{output}"
-    warnings = [line for line in output.splitlines() if re.match(r"\s*(WARNING|ERROR)\b", line)]
-    assert not warnings, "the build printed warnings:\n" + "\n".join(warnings)
-    print(f"strict build: {elapsed:.1f} s")
-    return site_dir
+pytestmark = pytest.mark.build  # the `site` fixture (tests/conftest.py) builds the site once per session
 
 
 def page_urls() -> list[tuple[str, str]]:
-    """(zh path, en path) in the built site for every page pair in docs/."""
+    """(zh path, en path) in the built site for every page pair in docs/ and every notebook
+    (notebooks/<name>.zh.md, a page at <name>/)."""
     pairs = []
-    for page in sorted(DOCS.glob("*.zh.md")):
-        stem = page.name[: -len(".zh.md")]
+    stems = [page.name[: -len(".zh.md")] for page in sorted(DOCS.glob("*.zh.md"))]
+    stems += [path.name[: -len(".zh.md")] for path in sorted((ROOT / "notebooks").glob("*.zh.md"))]
+    for stem in stems:
         rel = "index.html" if stem == "index" else f"{stem}/index.html"
         pairs.append((rel, f"en/{rel}"))
     return pairs
@@ -134,6 +111,9 @@ def test_one_search_index_per_language(site):
     assert "Shapes and memory" in en_text and "Shapes and memory" not in zh_text
     # Chinese is segmented into words at build time (jieba), marked by zero-width spaces.
     assert "\u200b步长\u200b" in " ".join(d["text"] for d in zh["docs"])
+    # Each index is searched in its own language, without the stemmer (see sitekit/hooks.py).
+    assert (zh["config"]["lang"], en["config"]["lang"]) == (["zh"], ["en"])
+    assert zh["config"]["pipeline"] == en["config"]["pipeline"] == []
     # English pages search the English index: their base is the /en/ root.
     html = (site / "en" / "shapes" / "index.html").read_text(encoding="utf-8")
     assert '"base": ".."' in html
@@ -153,3 +133,12 @@ def test_headings_have_readable_ids(site):
     assert 'id="split-heads"' in html
     ids = re.findall(r'<h[1-6] id="([^"]+)"', html)
     assert ids and not [i for i in ids if re.fullmatch(r"_\d*", i)]
+
+
+def test_search_worker_tries_the_whole_chinese_query_as_one_word(site):
+    from sitekit.hooks import CJK_QUERY_LOOP
+
+    (worker,) = (site / "assets" / "javascripts" / "workers").glob("search.*.min.js")
+    code = worker.read_text(encoding="utf-8")
+    assert not CJK_QUERY_LOOP.search(code), "the off-by-one loop is still there"
+    assert len(re.findall(CJK_QUERY_LOOP.pattern.replace("\\1<", "\\1<="), code)) == 1
