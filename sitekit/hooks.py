@@ -3,10 +3,15 @@
 * Before each build: generate the diagrams of every ``sitekit/figures*.py`` module (both languages),
   and build and execute the notebooks of ``notebooks/`` into ``docs/<name>.<lang>.ipynb``
   (:mod:`sitekit.notebooks`); both are rewritten only when their content changes.
+* Chinese pages: the soft line breaks of their paragraphs are joined, so that the browser shows no
+  space in the middle of Chinese text (``join_cjk_lines``).
+* Measured results: each ``<!-- evidence: <kind> -->`` line of a page becomes the tables and charts
+  of ``docs/assets/evidence/<kind>.json`` (:mod:`sitekit.figures_evidence`).
 * Notebook pages (see "Notebooks" below).
 * The 404 page of each language: ``404.html`` (Chinese) and ``en/404.html`` (English).
 * No head ``hreflang`` links (they make Material request a sitemap.xml per page: 404s).
-* One search index per language, and a one-character fix to Material's Chinese query segmentation. The i18n plugin writes one combined index at
+* One search index per language, and a one-character fix to Material's Chinese query
+  segmentation. The i18n plugin writes one combined index at
   ``search/search_index.json``, so a reader on the English site would get Chinese pages and vice
   versa. After the whole build we split it: ``search/`` keeps the Chinese pages and
   ``en/search/`` gets the English ones, and the English pages point Material's search at
@@ -51,14 +56,18 @@ def all_figures() -> dict:
 def write_figures(docs_dir: Path) -> list[Path]:
     """Write every figure for both languages; touch a file only if it changed.
 
-    Writing only on change keeps `mkdocs serve` from rebuilding in a loop.
+    Writing only on change keeps `mkdocs serve` from rebuilding in a loop. A drawer that returns
+    None has nothing to draw (a measured-results chart without its results file): a figure left
+    from an earlier build is removed.
     """
     written = []
     for pattern, draw in all_figures().items():
         for lang in LANGUAGES:
             path = docs_dir / pattern.format(lang=lang)
             svg = draw(lang)
-            if not path.exists() or path.read_text(encoding="utf-8") != svg:
+            if svg is None:
+                path.unlink(missing_ok=True)
+            elif not path.exists() or path.read_text(encoding="utf-8") != svg:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(svg, encoding="utf-8")
                 written.append(path)
@@ -70,6 +79,68 @@ def on_pre_build(config, **kwargs):
 
     write_figures(Path(config["docs_dir"]))
     write_notebooks(Path(config["docs_dir"]), Path(config.config_file_path).parent, DEFAULT_LANGUAGE)
+
+
+#: A line of a page where the measured results of one results file go (sitekit/figures_evidence.py).
+EVIDENCE_MARKER = re.compile(r"^<!-- evidence: (?P<kind>[a-z]+) -->$", re.MULTILINE)
+
+#: Chinese text and punctuation (CJK ideographs, CJK symbols, full-width forms).
+CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+CJK_CHAR = re.compile(f"[{CJK}]")
+#: A line that starts a block of its own (list item, table row, heading, admonition, fence, HTML,
+#: include, quote, definition) rather than continuing the paragraph above it.
+BLOCK_START = re.compile(r"^\s*(?:[-*+] |\d+[.)] |\||#|!!!|\?\?\?|```|~~~|<|--8<--|>|: |\[\^)")
+
+
+def join_cjk_lines(markdown: str) -> str:
+    """Join the soft line breaks of Chinese paragraphs.
+
+    A browser shows a line break inside a paragraph as a space, which Chinese text does not have:
+    "文件的\n内容" would read "文件的 内容". A break goes when the line ends with a Chinese
+    character or punctuation and the next line continues the same paragraph at the same indent
+    with Chinese text (or after Chinese punctuation, with anything). Fenced code is left alone.
+    """
+    lines = markdown.split("\n")
+    out: list[str] = []
+    fence = False
+    joinable = False  # may the next line be appended to out[-1]?
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fence = not fence
+            out.append(line)
+            joinable = False
+            continue
+        if fence or not stripped:
+            out.append(line)
+            joinable = False
+            continue
+        previous = out[-1] if out else ""
+        indent = len(line) - len(line.lstrip())
+        same_indent = indent == len(previous) - len(previous.lstrip()) or (
+            BLOCK_START.match(previous) and previous.lstrip()[:1] in "-*+0123456789" and indent > 0)
+        if (joinable and same_indent and not BLOCK_START.match(line) and not previous.endswith("  ")
+                and (CJK_CHAR.match(stripped[0]) or not CJK_CHAR.match(previous[-1]).group(0).isalnum())):
+            out[-1] = previous + stripped
+        else:
+            out.append(line)
+        last = out[-1]
+        joinable = bool(CJK_CHAR.match(last[-1])) and not last.lstrip().startswith(("#", "|", "!!!", "<"))
+    return "\n".join(out)
+
+
+def on_page_markdown(markdown: str, page, config, **kwargs):
+    """Chinese pages: join the soft line breaks of their paragraphs (join_cjk_lines). Every page:
+    replace each evidence marker with the tables and charts of its results file."""
+    lang = _current_language(config)
+    if lang == "zh":
+        markdown = join_cjk_lines(markdown)
+    if "<!-- evidence:" not in markdown:
+        return markdown
+    from sitekit.figures_evidence import EVIDENCE_DIR, page_markdown
+
+    site_root = "../" * page.url.count("/")  # "en/evidence/" -> "../../"
+    return EVIDENCE_MARKER.sub(lambda m: page_markdown(m.group("kind"), lang, EVIDENCE_DIR, site_root), markdown)
 
 
 def _language_of(url: str) -> str:

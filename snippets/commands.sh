@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The set-up and test commands, included by the home page (docs/index.*.md).
+# The set-up and test commands, included by the home page (docs/index.*.md), and the commands that
+# record measured results, included by docs/evidence.*.md.
 # README.md shows the same lines and .ci/run runs the `test` one; tests/test_promise.py checks
 # that all three say exactly the same thing.
 
@@ -18,3 +19,11 @@ python3 -m mkdocs build --strict
 # --8<-- [start:gpu]
 python3 -m pytest -m gpu
 # --8<-- [end:gpu]
+
+# --8<-- [start:evidence]
+python3 -m sitekit.evidence --device cuda --out docs/assets/evidence/gpu.json
+# --8<-- [end:evidence]
+
+# --8<-- [start:evidence_cpu]
+python3 -m sitekit.evidence --device cpu --out docs/assets/evidence/cpu.json
+# --8<-- [end:evidence_cpu]

@@ -142,3 +142,30 @@ def test_search_worker_tries_the_whole_chinese_query_as_one_word(site):
     code = worker.read_text(encoding="utf-8")
     assert not CJK_QUERY_LOOP.search(code), "the off-by-one loop is still there"
     assert len(re.findall(CJK_QUERY_LOOP.pattern.replace("\\1<", "\\1<="), code)) == 1
+
+
+def test_the_measured_results_page_shows_the_committed_runs(site):
+    """docs/evidence.<lang>.md: each evidence marker became the tables and charts of its results
+    file (device and date on the page, the file downloadable), or the note that none is recorded."""
+    from sitekit.figures_evidence import KINDS, load
+
+    for lang, prefix in (("zh", ""), ("en", "en/")):
+        page = site / prefix / "evidence" / "index.html"
+        html = page.read_text(encoding="utf-8")
+        assert "<!-- evidence:" not in html
+        for kind in KINDS:
+            results = load(kind)
+            if results is None:
+                assert f"docs/assets/evidence/{kind}.json</code>" in html, (lang, kind)
+                continue
+            meta = results["metadata"]
+            assert meta["device_name"] in html and meta["date_utc"] in html, (lang, kind)
+            assert f'id="{kind}-loop"' in html and f'id="{kind}-peak"' in html
+            link = re.search(rf'<a download="download" href="([^"]*{kind}\.json)"|<a href="([^"]*{kind}\.json)" download', html)
+            assert link, (lang, kind)
+            target = (page.parent / (link.group(1) or link.group(2))).resolve()
+            assert json.loads(target.read_text(encoding="utf-8")) == results
+            for chart in ("speedup", "attention_time"):
+                assert f'src="../assets/figures/evidence_{kind}_{chart}.svg"' in html
+                svg = (page.parent / f"../assets/figures/evidence_{kind}_{chart}.svg").resolve()
+                assert meta["date_utc"] in svg.read_text(encoding="utf-8")
