@@ -5,7 +5,7 @@
     python3 -m sitekit.evidence --device cpu --quick     # tiny sizes, JSON on stdout
 
 Every number in the JSON was measured by this run on the device its metadata names; nothing is
-filled in by hand. A CPU run is labelled "CPU (development run, not GPU evidence)". What only a
+filled in by hand. A CPU run is labelled "CPU run, not GPU evidence". What only a
 CUDA device can measure (peak memory, kernel names and grids, cuBLAS's API log, TF32 errors, CUDA
 and driver versions) is null, or an empty list, on the CPU. A CUDA run also runs
 ``python3 -m pytest -m gpu`` and records its summary line (``--no-gpu-tests`` leaves it out).
@@ -38,21 +38,21 @@ from snippets.masking import masked_attention
 from snippets.mha import aten_ops, attention_path
 
 ROOT = Path(__file__).resolve().parents[1]
-CPU_LABEL = "CPU (development run, not GPU evidence)"
+CPU_LABEL = "CPU run, not GPU evidence"
 SDPA_BACKENDS = ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH")
 
 #: Sizes per run kind. loop: (B, H, L, D) shapes of Q·Kᵀ; attn: self-attention with L = S;
-#: peak_n: the square GEMM that measures the practical peak; repeat: timed calls per median.
+#: peak_n: the sizes of the square GEMMs whose best is the practical peak; repeat: timed calls per median.
 SIZES = {
     "cuda": {"loop": [(1, 8, 128, 64), (4, 16, 256, 64), (8, 16, 512, 64), (16, 32, 128, 64)],
              "attn": {"B": 4, "H": 16, "D": 64, "lengths": [256, 512, 1024, 2048, 4096]},
-             "peak_n": 8192, "repeat": 20},
+             "peak_n": [4096, 8192, 16384], "repeat": 20},
     "cpu": {"loop": [(1, 8, 64, 64), (2, 8, 128, 64), (4, 16, 64, 64)],
             "attn": {"B": 2, "H": 8, "D": 64, "lengths": [128, 256, 512, 1024]},
-            "peak_n": 1024, "repeat": 10},
+            "peak_n": [256, 512, 1024, 2048], "repeat": 10},
     "quick": {"loop": [(1, 2, 16, 8), (2, 4, 32, 16)],
               "attn": {"B": 1, "H": 2, "D": 8, "lengths": [16, 32]},
-              "peak_n": 128, "repeat": 3},
+              "peak_n": [64, 128], "repeat": 3},
 }
 
 
@@ -85,15 +85,17 @@ def median_seconds(fn, device="cpu", repeat: int = 5, warmup: int = 1) -> float:
 
 
 def peak_memory_bytes(fn, device="cpu"):
-    """Peak CUDA memory allocated during fn() (after a reset), or None on the CPU."""
+    """How far CUDA memory allocated rose during fn() above what was allocated before it (the
+    inputs, weights and everything else already there are not counted), or None on the CPU."""
     if not _is_cuda(device):
         return None
     torch.cuda.synchronize()
     torch.cuda.empty_cache()
+    before = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
     fn()
     torch.cuda.synchronize()
-    return int(torch.cuda.max_memory_allocated())
+    return int(torch.cuda.max_memory_allocated() - before)
 
 
 def launch_counts(fn, device="cpu") -> dict:
@@ -243,18 +245,19 @@ def measure_fully_masked_row(device="cpu") -> dict:
     return out
 
 
-def measure_peak_gemm(n: int, device="cpu", repeat: int = 5) -> dict:
-    """The best measured dense square GEMM, the practical peak: fp16 and bf16 on CUDA, fp32 on
-    the CPU. 2·n³ FLOPs per (n, n) @ (n, n)."""
+def measure_peak_gemm(sizes, device="cpu", repeat: int = 5) -> dict:
+    """The practical peak: the best TFLOP/s of dense square GEMMs (n, n) @ (n, n), 2·n³ FLOPs
+    each, over the given sizes n, in float16 and bfloat16 on CUDA, float32 on the CPU."""
     dtypes = (torch.float16, torch.bfloat16) if _is_cuda(device) else (torch.float32,)
-    per_dtype = {}
+    cases = []
     for dtype in dtypes:
-        a = torch.randn(n, n, device=device, dtype=dtype)  # (n, n)
-        b = torch.randn(n, n, device=device, dtype=dtype)  # (n, n)
-        seconds = median_seconds(lambda: a @ b, device, repeat)
-        per_dtype[_dtype_name(dtype)] = {"time_s": seconds, "tflops": 2 * n**3 / seconds / 1e12}
-    best = max(per_dtype, key=lambda d: per_dtype[d]["tflops"])
-    return {"n": n, "per_dtype": per_dtype, "best_dtype": best, "peak_tflops": per_dtype[best]["tflops"]}
+        for n in sizes:
+            a = torch.randn(n, n, device=device, dtype=dtype)  # (n, n)
+            b = torch.randn(n, n, device=device, dtype=dtype)  # (n, n)
+            seconds = median_seconds(lambda: a @ b, device, repeat)
+            cases.append({"n": n, "dtype": _dtype_name(dtype), "time_s": seconds, "tflops": 2 * n**3 / seconds / 1e12})
+    best = max(cases, key=lambda case: case["tflops"])
+    return {"cases": cases, "best": best, "peak_tflops": best["tflops"]}
 
 
 def measure_attention_gemm_tflops(B, H, D, lengths, peak_tflops: float, device="cpu",

@@ -20,36 +20,38 @@ ROOT = Path(__file__).resolve().parents[1]
 EVIDENCE_DIR = ROOT / "docs" / "assets" / "evidence"
 #: results file kind -> the device_kind its metadata must name
 KINDS = {"gpu": "cuda", "cpu": "cpu"}
-CPU_LABEL = "CPU (development run, not GPU evidence)"
 
 LABELS = {
     "en": {
-        "speedup_title": "Python loop (B·H matmuls) vs one bmm: speed-up = loop time / bmm time",
+        "speedup_title": "Q·Kᵀ, float32: Python loop (B·H matmuls) vs one bmm; speed-up = loop time / bmm time",
         "speedup_axis": "speed-up (log scale)",
         "time_title": "Self-attention, one call (L = S, B={B}, H={H}, D={D}, {dtype}): median time",
-        "memory_title": "Self-attention, one call (L = S, B={B}, H={H}, D={D}, {dtype}): peak memory",
+        "memory_title": "Self-attention, one call (L = S, B={B}, H={H}, D={D}, {dtype}): memory it allocates",
         "time_axis": "ms per call (log scale)",
         "time_alt": "Attention time per call against the sequence length",
-        "memory_alt": "Attention peak memory against the sequence length",
+        "memory_alt": "Memory one attention call allocates, against the sequence length",
         "memory_axis": "MiB (log scale)",
         "x_axis": "sequence length L",
         "caption": "device: {device} · torch {torch} · date (UTC): {date}",
+        "cpu_label": "CPU run, not GPU evidence",
         "quick": " (--quick sizes)",
-        "hand_written": "hand-written (masked_attention)",
+        "hand_written": "hand-written (masked_attention, no mask)",
         "sdpa_default": "SDPA, default backend",
         "sdpa_backend": "SDPA, {backend} only",
         "mha": "MHA need_weights={nw}{off} → {path}",
         "fast_path_off": ", fast path off",
+        "paths": {"fast path": "fast path", "sdpa": "sdpa", "bmm + softmax": "bmm + softmax"},
         "not_recorded": "No run recorded",
         "missing_gpu": (
             "No GPU run has been recorded for this site yet, so this section shows no GPU number. "
-            "Run the command above on a machine with a CUDA GPU and commit the results file "
-            "`docs/assets/evidence/gpu.json`; the site then shows its tables and charts here."
+            "The command above, run on a machine with a CUDA GPU, writes "
+            "`docs/assets/evidence/gpu.json`; a build of the site with that file shows its tables "
+            "and charts here."
         ),
         "missing_cpu": "No CPU run has been recorded (`docs/assets/evidence/cpu.json`).",
         "meta": ["Device", "Run", "torch · CUDA · driver", "Compute capability", "Date (UTC)",
                  "`pytest -m gpu`", "Results file"],
-        "not_gpu": "not GPU evidence: a CPU development run of the same script",
+        "not_gpu": "not GPU evidence: the same script, run on a CPU",
         "gpu_run": "GPU run",
         "h_loop": "Loop versus one bmm",
         "h_attention": "Attention: time and memory per call",
@@ -58,22 +60,27 @@ LABELS = {
         "h_kernels": "Kernels and launch grids",
         "h_cublas": "cuBLAS functions called by one bmm",
         "h_tf32": "TF32: error against float64",
-        "loop_cols": ["B", "H", "L", "D", "loop", "one bmm", "speed-up", "launches (loop / bmm)"],
-        "launch_kinds": {"cuda_kernels": "Launches: CUDA kernels, counted by the profiler.",
-                         "aten_ops": "Launches: aten::mm and aten::bmm operators, counted by the CPU profiler."},
+        "loop_cols": ["B", "H", "L", "D", "loop", "one bmm", "speed-up"],
+        "count_cols": {"cuda_kernels": "kernel launches (loop / bmm)", "aten_ops": "matmul calls (loop / bmm)"},
+        "count_notes": {"cuda_kernels": "Kernel launches: the CUDA kernels the profiler recorded for one call.",
+                        "aten_ops": ("On the CPU nothing is launched: matmul calls are the matrix-multiply "
+                                     "operators (aten::mm, aten::bmm) the CPU profiler recorded for one call.")},
         "variant": "variant",
         "time_caption": ("Median time per call (the nn.MultiheadAttention rows include its input and "
                          "output projections, E = H·D):"),
-        "memory_caption": "Peak CUDA memory allocated during one call (MiB):",
+        "memory_caption": ("CUDA memory one call allocates, at its peak, beyond what was allocated before "
+                           "it (inputs and weights are not counted), in MiB:"),
         "unavailable": "not available",
         "unavailable_reason": "not available: `{error}`",
-        "reasons": "—: not available on this device: {reasons}",
+        "reasons": ("—: the backend cannot run this input on this device (some backends exist only on "
+                    "CUDA, and each has its own limits); PyTorch's message: {reasons}"),
         "backend": "SDPA backend",
-        "result": "output of the fully masked row",
+        "result": "output of that row",
         "results": {"nan": "NaN", "zeros": "zeros", "other": "neither NaN nor zeros"},
-        "peak": ("Practical peak: the best measured dense `({n}, {n}) @ ({n}, {n})` GEMM, "
-                 "{best} at {tflops} TFLOP/s ({all})."),
-        "peak_cols": ["L", "Q·Kᵀ TFLOP/s", "P·V TFLOP/s", "SDPA default TFLOP/s (both GEMMs counted)"],
+        "peak": ("Practical peak: the best of the dense square GEMMs `(n, n) @ (n, n)` measured "
+                 "(n = {sizes}; {dtypes}), here n = {n} in {dtype} at {tflops} TFLOP/s. Each cell below "
+                 "is TFLOP/s, with the percentage of that peak (a smaller GEMM can beat it a little)."),
+        "peak_cols": ["L", "Q·Kᵀ", "P·V", "SDPA default (both GEMMs counted)"],
         "kernel_cols": ["call", "(B, H, L, D)", "kernel", "grid (x, y, z)"],
         "cublas_cols": ["dtype", "cuBLAS functions in the API log (calls)"],
         "tf32_cols": ["TF32", "max relative error of a float32 bmm vs float64"],
@@ -81,32 +88,33 @@ LABELS = {
         "default": "default",
     },
     "zh": {
-        "speedup_title": "Python 循环（B·H 次 matmul）与一次 bmm：加速比 = 循环时间 / bmm 时间",
+        "speedup_title": "Q·Kᵀ，float32：Python 循环（B·H 次 matmul）与一次 bmm；加速比 = 循环时间 / bmm 时间",
         "speedup_axis": "加速比（对数刻度）",
         "time_title": "自注意力单次调用（L = S，B={B}，H={H}，D={D}，{dtype}）：时间中位数",
-        "memory_title": "自注意力单次调用（L = S，B={B}，H={H}，D={D}，{dtype}）：显存峰值",
+        "memory_title": "自注意力单次调用（L = S，B={B}，H={H}，D={D}，{dtype}）：分配的显存",
         "time_axis": "每次调用的毫秒数（对数刻度）",
         "time_alt": "注意力每次调用的时间随序列长度的变化",
-        "memory_alt": "注意力显存峰值随序列长度的变化",
+        "memory_alt": "一次注意力调用分配的显存随序列长度的变化",
         "memory_axis": "MiB（对数刻度）",
         "x_axis": "序列长度 L",
         "caption": "设备：{device} · torch {torch} · 日期（UTC）：{date}",
+        "cpu_label": "CPU 上的运行，不是 GPU 证据",
         "quick": "（--quick 小尺寸）",
-        "hand_written": "手写注意力（masked_attention）",
+        "hand_written": "手写注意力（masked_attention，不带掩码）",
         "sdpa_default": "SDPA，默认后端",
         "sdpa_backend": "SDPA，只用 {backend}",
         "mha": "MHA need_weights={nw}{off} → {path}",
         "fast_path_off": "，关闭快速路径",
+        "paths": {"fast path": "快速路径", "sdpa": "sdpa", "bmm + softmax": "bmm + softmax"},
         "not_recorded": "尚无记录",
         "missing_gpu": (
-            "本站还没有记录过 GPU 上的运行，所以这一节不给出任何 GPU 数字。在有 CUDA GPU 的机器上"
-            "运行上面的命令，并提交结果文件 `docs/assets/evidence/gpu.json`；站点就会在这里显示它的"
-            "表格和图。"
+            "本站还没有记录过 GPU 上的运行，所以这一节不给出任何 GPU 数字。在有 CUDA GPU 的机器上运行上面的命令，"
+            "会写出 `docs/assets/evidence/gpu.json`；带着这个文件构建站点，这里就会显示它的表格和图。"
         ),
         "missing_cpu": "还没有记录 CPU 上的运行（`docs/assets/evidence/cpu.json`）。",
         "meta": ["设备", "运行", "torch · CUDA · 驱动", "计算能力", "日期（UTC）", "`pytest -m gpu`",
                  "结果文件"],
-        "not_gpu": "不是 GPU 证据：同一脚本在 CPU 上的开发运行",
+        "not_gpu": "不是 GPU 证据：同一个脚本在 CPU 上的运行",
         "gpu_run": "GPU 运行",
         "h_loop": "循环与一次 bmm",
         "h_attention": "注意力：每次调用的时间与显存",
@@ -115,21 +123,25 @@ LABELS = {
         "h_kernels": "内核与启动网格",
         "h_cublas": "一次 bmm 调用的 cuBLAS 函数",
         "h_tf32": "TF32：与 float64 相比的误差",
-        "loop_cols": ["B", "H", "L", "D", "循环", "一次 bmm", "加速比", "启动次数（循环 / bmm）"],
-        "launch_kinds": {"cuda_kernels": "启动次数：性能分析器记录的 CUDA 内核个数。",
-                         "aten_ops": "启动次数：CPU 性能分析器记录的 aten::mm 与 aten::bmm 算子个数。"},
-        "variant": "做法",
+        "loop_cols": ["B", "H", "L", "D", "循环", "一次 bmm", "加速比"],
+        "count_cols": {"cuda_kernels": "内核启动次数（循环 / bmm）", "aten_ops": "矩阵乘法调用次数（循环 / bmm）"},
+        "count_notes": {"cuda_kernels": "内核启动次数：性能分析器为一次调用记录的 CUDA 内核个数。",
+                        "aten_ops": ("CPU 上没有内核启动：矩阵乘法调用次数是 CPU 性能分析器为一次调用记录的"
+                                     "矩阵乘法算子（aten::mm、aten::bmm）个数。")},
+        "variant": "实现方式",
         "time_caption": "每次调用的时间中位数（nn.MultiheadAttention 各行包含它的输入与输出投影，E = H·D）：",
-        "memory_caption": "一次调用期间分配的 CUDA 显存峰值（MiB）：",
+        "memory_caption": "一次调用分配的 CUDA 显存峰值，只计调用前已分配之外的部分（不含输入和权重），单位 MiB：",
         "unavailable": "不可用",
         "unavailable_reason": "不可用：`{error}`",
-        "reasons": "—：在这台设备上不可用：{reasons}",
+        "reasons": ("—：这个后端在这台设备上不能处理这个输入（有些后端只有 CUDA 上才有，每个后端也各有限制）；"
+                    "PyTorch 的报错：{reasons}"),
         "backend": "SDPA 后端",
-        "result": "整行被掩码的那一行的输出",
+        "result": "该行的输出",
         "results": {"nan": "NaN", "zeros": "全零", "other": "既不是 NaN 也不是全零"},
-        "peak": ("实际峰值：实测最快的稠密 `({n}, {n}) @ ({n}, {n})` GEMM，"
-                 "{best}，{tflops} TFLOP/s（{all}）。"),
-        "peak_cols": ["L", "Q·Kᵀ TFLOP/s", "P·V TFLOP/s", "SDPA 默认 TFLOP/s（两个 GEMM 都计入）"],
+        "peak": ("实际峰值：实测的稠密方阵 GEMM `(n, n) @ (n, n)`（n = {sizes}；{dtypes}）中最快的一个，"
+                 "这里是 {dtype} 的 n = {n}，{tflops} TFLOP/s。下表每格是 TFLOP/s，括号里是占这个峰值的百分比"
+                 "（较小的 GEMM 偶尔会略微超过它）。"),
+        "peak_cols": ["L", "Q·Kᵀ", "P·V", "SDPA 默认（两个 GEMM 都计入）"],
         "kernel_cols": ["调用", "(B, H, L, D)", "内核", "网格 (x, y, z)"],
         "cublas_cols": ["dtype", "cuBLAS API 日志里的函数（调用次数）"],
         "tf32_cols": ["TF32", "float32 bmm 相对 float64 的最大相对误差"],
@@ -180,7 +192,7 @@ def _caption(meta: dict, t: dict) -> str:
 def _caption_parts(meta: dict, t: dict, y: float) -> list[str]:
     parts = [svg.text(12, y, _caption(meta, t), 11, fill="#333")]
     if meta.get("device_kind") == "cpu":
-        parts.append(svg.text(12, y + 18, meta.get("label", CPU_LABEL), 11, weight="bold", fill="#b04848"))
+        parts.append(svg.text(12, y + 18, t["cpu_label"], 11, weight="bold", fill="#b04848"))
     return parts
 
 
@@ -218,7 +230,7 @@ def variant_label(name: str, value: dict, t: dict) -> str:
         return t["sdpa_backend"].format(backend=name.removeprefix("sdpa_"))
     nw = "True" if name.startswith("mha_need_weights_True") else "False"
     off = t["fast_path_off"] if name.endswith("_no_fastpath") else ""
-    return t["mha"].format(nw=nw, off=off, path=value.get("path", "?"))
+    return t["mha"].format(nw=nw, off=off, path=t["paths"].get(value.get("path"), value.get("path")))
 
 
 CHART_VARIANTS = ("hand_written", "sdpa_default", "mha_need_weights_True", "mha_need_weights_False",
@@ -338,10 +350,11 @@ def page_markdown(kind: str, lang: str, directory: Path = EVIDENCE_DIR, site_roo
 
     out += [f"### {t['h_loop']} {{#{kind}-loop}}", "", f"![{t['speedup_title']}]({figure_path(kind, 'speedup')})", ""]
     rows = results["loop_vs_batched"]
-    out += _table(t["loop_cols"], [[r["B"], r["H"], r["L"], r["D"], _fmt_seconds(r["loop_s"]), _fmt_seconds(r["batched_s"]),
+    count_kind = rows[0]["loop_launches"]["kind"]
+    out += _table(t["loop_cols"] + [t["count_cols"][count_kind]], [[r["B"], r["H"], r["L"], r["D"], _fmt_seconds(r["loop_s"]), _fmt_seconds(r["batched_s"]),
                             f"×{r['speedup']:.1f}", f"{r['loop_launches']['count']} / {r['batched_launches']['count']}"]
                            for r in rows])
-    out += [t["launch_kinds"][rows[0]["loop_launches"]["kind"]], ""]
+    out += [t["count_notes"][count_kind], ""]
 
     out += [f"### {t['h_attention']} {{#{kind}-attention}}", "",
             f"![{t['time_alt']}]({figure_path(kind, 'attention_time')})", ""]
@@ -375,9 +388,10 @@ def page_markdown(kind: str, lang: str, directory: Path = EVIDENCE_DIR, site_roo
 
     peak = results["peak_gemm"]
     out += [f"### {t['h_peak']} {{#{kind}-peak}}", ""]
-    every = ", ".join(f"{d}: {v['tflops']:.3g}" for d, v in peak["per_dtype"].items())
-    out += [t["peak"].format(n=peak["n"], best=peak["best_dtype"], tflops=f"{peak['peak_tflops']:.3g}",
-                             all=every), ""]
+    best = peak["best"]
+    out += [t["peak"].format(sizes=", ".join(sorted({str(c["n"]) for c in peak["cases"]}, key=int)),
+                             dtypes=", ".join(dict.fromkeys(c["dtype"] for c in peak["cases"])),
+                             n=best["n"], dtype=best["dtype"], tflops=f"{peak['peak_tflops']:.3g}"), ""]
 
     def pct(row, key):
         return f"{row[f'{key}_tflops']:.3g} ({row[f'{key}_fraction_of_peak']:.0%})"

@@ -38,6 +38,9 @@ def as_fake_gpu_run(results: dict) -> dict:
                             torch_version="9.9.9-fake", cuda_version="99.9", driver_version="999.1",
                             compute_capability="9.0", date_utc="1999-12-31T23:59:59+00:00", quick=False,
                             pytest_gpu_summary="20 passed in 12.34s")
+    for row in fake["loop_vs_batched"]:
+        for launches in (row["loop_launches"], row["batched_launches"]):
+            launches.update(kind="cuda_kernels", names={"fake_gemm_kernel": launches["count"]})
     for row in fake["attention"]:
         for value in row["variants"].values():
             if "time_s" in value:
@@ -59,7 +62,7 @@ def test_the_json_has_every_metadata_field_and_the_cpu_label(cpu_results):
     for field in METADATA_FIELDS:
         assert field in meta, field
     assert meta["device_kind"] == "cpu"
-    assert meta["label"] == "CPU (development run, not GPU evidence)"
+    assert meta["label"] == "CPU run, not GPU evidence"
     assert meta["device_name"].startswith("CPU (")
     assert meta["torch_version"] == torch.__version__
     assert meta["quick"] is True
@@ -82,7 +85,10 @@ def test_every_section_is_measured(cpu_results):
     size = evidence.SIZES["quick"]
     assert [(r["B"], r["H"], r["L"], r["D"]) for r in cpu_results["loop_vs_batched"]] == size["loop"]
     assert [r["L"] for r in cpu_results["attention"]] == size["attn"]["lengths"]
-    assert cpu_results["peak_gemm"]["peak_tflops"] > 0
+    peak = cpu_results["peak_gemm"]
+    assert [(c["n"], c["dtype"]) for c in peak["cases"]] == [(n, "float32") for n in size["peak_n"]]
+    assert peak["peak_tflops"] == max(c["tflops"] for c in peak["cases"]) > 0
+    assert peak["best"]["tflops"] == peak["peak_tflops"]
     for row in cpu_results["attention_gemm_tflops"]:
         assert row["flops_per_matmul"] == 2 * row["B"] * row["H"] * row["L"] * row["S"] * row["D"]
         assert row["qk_fraction_of_peak"] == pytest.approx(row["qk_tflops"] / cpu_results["peak_gemm"]["peak_tflops"])
@@ -152,7 +158,7 @@ def test_charts_are_captioned_from_the_json(cpu_results, lang):
         meta = cpu_results["metadata"]
         for value in (meta["device_name"], meta["date_utc"], meta["torch_version"]):
             assert value in texts
-        assert "CPU (development run, not GPU evidence)" in texts
+        assert figures_evidence.LABELS[lang]["cpu_label"] in texts
     assert figures_evidence.attention_memory_svg(cpu_results, lang) is None  # no memory on the CPU
 
 
@@ -162,7 +168,7 @@ def test_a_gpu_run_is_drawn_without_the_cpu_label(cpu_results, lang):
     for chart in figures_evidence.CHARTS.values():
         texts = svg_texts(chart(fake, lang))
         assert "Fake Device <X&Y>" in texts and "1999-12-31T23:59:59+00:00" in texts
-        assert "9.9.9-fake" in texts and "not GPU evidence" not in texts
+        assert "9.9.9-fake" in texts and figures_evidence.LABELS[lang]["cpu_label"] not in texts
         assert cpu_results["metadata"]["date_utc"] not in texts
 
 
@@ -229,6 +235,7 @@ def test_a_gpu_run_shows_its_cuda_sections(cpu_results, tmp_path, lang):
     assert "assets/figures/evidence_gpu_attention_memory.svg" in text
     assert "| 3 |" in text  # 3 MiB of peak memory
     assert "not GPU evidence" not in text and "不是 GPU 证据" not in text
+    assert "kernel launches (loop / bmm)" in text or "内核启动次数（循环 / bmm）" in text
 
 
 def test_figures_are_drawn_only_for_committed_results():
