@@ -237,6 +237,11 @@ CHART_VARIANTS = ("hand_written", "sdpa_default", "mha_need_weights_True", "mha_
                   "mha_need_weights_True_no_fastpath", "mha_need_weights_False_no_fastpath")
 
 
+def _measured(attention: list, field: str) -> bool:
+    """Did the run measure `field` ("time_s", "peak_memory_bytes") for any attention variant?"""
+    return any(v.get(field) is not None for r in attention for v in r["variants"].values())
+
+
 def _attention_chart(results: dict, lang: str, field: str) -> str | None:
     """Lines over L (log y) of `field` ("time_s" or "peak_memory_bytes") for CHART_VARIANTS."""
     t = _labels(lang)
@@ -359,13 +364,13 @@ def page_markdown(kind: str, lang: str, directory: Path = EVIDENCE_DIR, site_roo
     out += [f"### {t['h_attention']} {{#{kind}-attention}}", "",
             f"![{t['time_alt']}]({figure_path(kind, 'attention_time')})", ""]
     attention = results["attention"]
-    if attention_memory_svg(results, lang) is not None:
+    if _measured(attention, "peak_memory_bytes"):
         out += [f"![{t['memory_alt']}]({figure_path(kind, 'attention_memory')})", ""]
     names = list(attention[0]["variants"])
     reasons = {}
     for field, caption, fmt in (("time_s", t["time_caption"], _fmt_seconds),
                                 ("peak_memory_bytes", t["memory_caption"], _fmt_mib)):
-        if all(v.get(field) is None for r in attention for v in r["variants"].values()):
+        if not _measured(attention, field):
             continue
         table_rows = []
         for name in names:

@@ -137,10 +137,10 @@ def on_page_markdown(markdown: str, page, config, **kwargs):
         markdown = join_cjk_lines(markdown)
     if "<!-- evidence:" not in markdown:
         return markdown
-    from sitekit.figures_evidence import EVIDENCE_DIR, page_markdown
+    from sitekit.figures_evidence import page_markdown
 
     site_root = "../" * page.url.count("/")  # "en/evidence/" -> "../../"
-    return EVIDENCE_MARKER.sub(lambda m: page_markdown(m.group("kind"), lang, EVIDENCE_DIR, site_root), markdown)
+    return EVIDENCE_MARKER.sub(lambda m: page_markdown(m.group("kind"), lang, site_root=site_root), markdown)
 
 
 def _language_of(url: str) -> str:
