@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 from mkdocs.plugins import event_priority
 
+from sitekit import releases
+
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 OTHER_PREFIXES = tuple(f"{lang}/" for lang in LANGUAGES if lang != DEFAULT_LANGUAGE)
@@ -131,10 +133,14 @@ def join_cjk_lines(markdown: str) -> str:
 
 def on_page_markdown(markdown: str, page, config, **kwargs):
     """Chinese pages: join the soft line breaks of their paragraphs (join_cjk_lines). Every page:
-    replace each evidence marker with the tables and charts of its results file."""
+    replace each evidence marker with the tables and charts of its results file, and the releases
+    marker with the tables of the releases' results files (sitekit/releases.py)."""
     lang = _current_language(config)
     if lang == "zh":
         markdown = join_cjk_lines(markdown)
+    if releases.MARKER in markdown:
+        table = releases.page_markdown(lang, Path(config["docs_dir"]))
+        markdown = markdown.replace(releases.MARKER, table)
     if "<!-- evidence:" not in markdown:
         return markdown
     from sitekit.figures_evidence import page_markdown

@@ -25,7 +25,9 @@ from pathlib import Path
 from sybil import Document, Region, Sybil
 from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
+from sitekit import releases
 from sitekit.includes import Include, IncludeError, expander
+from sitekit.releases import RECORD, REWRITE
 
 #: Languages whose fences run. Anything after the language (attributes) is allowed.
 RUN_LANGUAGES = ("python", "pycon")
@@ -105,22 +107,84 @@ def run_python(example) -> str | None:
     return None
 
 
+class _Runner(doctest.DocTestRunner):
+    """A doctest runner that remembers what each example printed."""
+
+    def __init__(self):
+        super().__init__(checker=_Checker(self), verbose=False, optionflags=DOCTEST_FLAGS)
+        self.current: doctest.Example | None = None
+        self.printed: dict[int, tuple[str, bool]] = {}  # id(example) -> (got, matched)
+
+    def report_start(self, out, test, example):
+        self.current = example
+        super().report_start(out, test, example)
+
+
+class _Checker(doctest.OutputChecker):
+    def __init__(self, runner: _Runner):
+        self.runner = runner
+
+    def check_output(self, want, got, optionflags):
+        matched = super().check_output(want, got, optionflags)
+        self.runner.printed[id(self.runner.current)] = (got, matched)
+        return matched
+
+
+def _expect(ex: doctest.Example, output: str) -> None:
+    """Make ``output`` (an exception's last line, or what is printed) the example's expectation."""
+    if ex.exc_msg is not None:
+        ex.exc_msg = output + "\n"
+        ex.want = "Traceback (most recent call last):\n  ...\n" + ex.exc_msg
+    else:
+        ex.want = output + "\n"
+
+
 def run_pycon(example) -> str | None:
-    """Check an included ``pycon`` block as a doctest in the page's namespace."""
+    """Check an included ``pycon`` block as a doctest in the page's namespace.
+
+    An example that prints something else on the running torch release (a ``Differs`` entry of
+    :mod:`sitekit.releases`) is checked against that release's output instead.
+    """
     include: Include = example.parsed
     test = doctest.DocTestParser().get_doctest(
         include.text, {}, include.target, include.path, 0
     )
     test.globs = example.namespace  # DocTest copies its globals; the page shares one namespace
+    version = releases.running()
+    shown = {}
     for ex in test.examples:
         # doctest reports `test.lineno + ex.lineno + 1`; make that the snippet file's line.
         ex.lineno = include.line_numbers[ex.lineno] - 1
-    runner = doctest.DocTestRunner(verbose=False, optionflags=DOCTEST_FLAGS)
+        shown[id(ex)] = ex.want if ex.exc_msg is None else ex.exc_msg
+        entry = None if REWRITE.enabled else releases.differs(include.target, _first(ex), version)
+        if entry is not None:
+            _expect(ex, entry.output)
+    runner = _Runner()
     out = io.StringIO()
     result = runner.run(test, out=out.write, clear_globs=False)
+    for ex in test.examples:
+        got, matched = runner.printed.get(id(ex), (None, False))
+        if releases.recorded(include.target, _first(ex)):
+            RECORD.append(
+                {
+                    "page": example.path.rsplit("docs/", 1)[-1],
+                    "target": include.target,
+                    "source": _first(ex),
+                    "line": ex.lineno + 1,
+                    "shown": shown[id(ex)].rstrip("\n"),
+                    "printed": None if got is None else got.rstrip("\n"),
+                    "checked": matched,
+                }
+            )
+        if REWRITE.enabled and got is not None and not matched:
+            REWRITE.add(include, ex, got)
     if result.failed:
         return out.getvalue() + _locations(out.getvalue(), include)
     return None
+
+
+def _first(ex: doctest.Example) -> str:
+    return ex.source.splitlines()[0]
 
 
 def _locations(report: str, include: Include) -> str:
@@ -147,14 +211,37 @@ def make_sybil(root: Path) -> Sybil:
 
 
 def mark_gpu_items(items) -> None:
-    """Mark page examples that include a `gpu_…` section, and skip all gpu items without CUDA."""
+    """Mark page examples that include a `gpu_…` section, and skip all gpu items without CUDA.
+
+    Also skip the examples of sections that the running torch release lacks an API for (the
+    ``Needs`` entries of :mod:`sitekit.releases`), with the entry's reason."""
     import pytest
 
     cuda = None
+    version = None
     for item in items:
         example = getattr(item, "example", None)
-        if isinstance(getattr(example, "parsed", None), Include) and example.parsed.is_gpu:
-            item.add_marker(pytest.mark.gpu)
+        parsed = getattr(example, "parsed", None)
+        if isinstance(parsed, Include):
+            if parsed.is_gpu:
+                item.add_marker(pytest.mark.gpu)
+            version = version or releases.running()
+            if releases.needs(parsed.target):
+                entry = releases.missing(parsed.target, version)
+                reason = entry and f"needs torch{entry.releases}: {entry.why}"
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+                RECORD.append(
+                    {
+                        "page": example.path.rsplit("docs/", 1)[-1],
+                        "target": parsed.target,
+                        "source": None,
+                        "line": parsed.first_line,
+                        "shown": None,
+                        "printed": None,
+                        "skipped": reason,
+                    }
+                )
         if item.get_closest_marker("gpu") is not None:
             if cuda is None:
                 import torch

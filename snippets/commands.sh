@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The set-up and test commands, included by the home page (docs/index.*.md), and the commands that
-# record measured results, included by docs/evidence.*.md.
+# record measured results and run other torch releases, included by docs/evidence.*.md.
 # README.md shows the same lines and .ci/run runs the `test` one; tests/test_promise.py checks
 # that all three say exactly the same thing.
 
@@ -27,3 +27,11 @@ python3 -m sitekit.evidence --device cuda --out docs/assets/evidence/gpu.json
 # --8<-- [start:evidence_cpu]
 python3 -m sitekit.evidence --device cpu --out docs/assets/evidence/cpu.json
 # --8<-- [end:evidence_cpu]
+
+# --8<-- [start:releases]
+python3 -m pip install nox && python3 -m nox -f .ci/noxfile.py -s "pages(2.15.0)"
+# --8<-- [end:releases]
+
+# --8<-- [start:upgrade]
+python3 -m pip install nox && python3 -m nox -f .ci/noxfile.py -s upgrade -- 2.16.0
+# --8<-- [end:upgrade]

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -154,10 +155,35 @@ def cuda_kernels(fn) -> list:
 # --8<-- [end:cuda_kernels]
 
 
+# --8<-- [start:tf32_switch]
+def tf32_api() -> str:
+    """The TF32 switch of CUDA matmuls on this release: "fp32_precision" (the new setting,
+    torch 2.9 and later) or "allow_tf32" (the legacy flag, the only one before 2.9)."""
+    matmul = torch.backends.cuda.matmul
+    return "fp32_precision" if hasattr(matmul, "fp32_precision") else "allow_tf32"
+
+
+@contextmanager
+def tf32_mode(on: bool):
+    """TF32 on or off for CUDA float32 matmuls inside the with block, set through one API
+    only (reading the legacy flag after a mix of the two raises); the old value comes back."""
+    matmul, api = torch.backends.cuda.matmul, tf32_api()
+    previous = getattr(matmul, api)
+    if api == "fp32_precision":
+        matmul.fp32_precision = "tf32" if on else "ieee"
+    else:
+        matmul.allow_tf32 = on
+    try:
+        yield
+    finally:
+        setattr(matmul, api, previous)
+# --8<-- [end:tf32_switch]
+
+
 # --8<-- [start:tf32_errors]
 def tf32_errors(count: int = 8, m: int = 256, k: int = 1024, n: int = 256) -> dict:
     """Max relative error of a CUDA float32 bmm against float64, with TF32 off and on.
-    The previous torch.backends.cuda.matmul.allow_tf32 setting is restored."""
+    tf32_mode switches TF32 through one API and restores the previous setting."""
     a = torch.randn(count, m, k, device="cuda")  # (count, m, k)
     b = torch.randn(count, k, n, device="cuda")  # (count, k, n)
     exact = torch.bmm(a.double(), b.double())  # (count, m, n), float64
@@ -166,14 +192,10 @@ def tf32_errors(count: int = 8, m: int = 256, k: int = 1024, n: int = 256) -> di
         c = torch.bmm(a, b)  # (count, m, n), float32 in and out
         return ((c.double() - exact).abs().max() / exact.abs().max()).item()
 
-    previous = torch.backends.cuda.matmul.allow_tf32
-    try:
-        torch.backends.cuda.matmul.allow_tf32 = False
+    with tf32_mode(False):
         fp32 = error()
-        torch.backends.cuda.matmul.allow_tf32 = True
+    with tf32_mode(True):
         tf32 = error()
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = previous
     return {"fp32": fp32, "tf32": tf32}
 # --8<-- [end:tf32_errors]
 
@@ -302,6 +324,11 @@ True
 (True, True)
 # --8<-- [end:cpu_profiler]
 
+# --8<-- [start:blas_library]
+>>> torch.backends.cuda.preferred_blas_library().name  # nothing asked for: cuBLAS
+'Cublas'
+# --8<-- [end:blas_library]
+
 # --8<-- [start:gpu_cublas_log]
 >>> import torch
 >>> from snippets.cublas import cublas_log_of_bmm
@@ -330,29 +357,40 @@ True
 # --8<-- [end:gpu_one_launch]
 
 # --8<-- [start:tf32_settings]
->>> torch.backends.cuda.matmul.allow_tf32, torch.backends.cuda.matmul.fp32_precision
-(False, 'none')
+>>> torch.backends.cuda.matmul.allow_tf32  # the legacy flag: off by default
+False
 >>> torch.set_float32_matmul_precision("high")  # allow TF32 in float32 matmuls
->>> torch.backends.cuda.matmul.allow_tf32, torch.backends.cuda.matmul.fp32_precision
-(True, 'tf32')
+>>> torch.backends.cuda.matmul.allow_tf32
+True
 >>> torch.set_float32_matmul_precision("highest")  # the default: full float32
->>> torch.backends.cuda.matmul.allow_tf32, torch.backends.cuda.matmul.fp32_precision
-(False, 'ieee')
->>> torch.backends.mkldnn.matmul.fp32_precision  # oneDNN's CPU matmuls were set too
-'ieee'
->>> torch.backends.cuda.matmul.fp32_precision = torch.backends.mkldnn.matmul.fp32_precision = "none"
->>> torch.get_float32_matmul_precision(), torch.backends.cuda.matmul.allow_tf32  # as at the start
-('highest', False)
+>>> torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision()
+(False, 'highest')
 # --8<-- [end:tf32_settings]
+
+# --8<-- [start:tf32_fp32_precision]
+>>> matmul = torch.backends.cuda.matmul
+>>> matmul.fp32_precision  # "highest" above wrote the new setting too
+'ieee'
+>>> matmul.fp32_precision = "tf32"  # TF32 on, through the new API alone
+>>> matmul.allow_tf32  # the legacy record still says "highest"
+Traceback (most recent call last):
+  ...
+RuntimeError: PyTorch is checking whether allow_tf32_new is enabled for cuBlas matmul,Current status indicate that you have used mix of the legacy and new APIs to set the TF32 status for cublas matmul. We suggest only using the new API to set the TF32 flag. See also: https://pytorch.org/docs/main/notes/cuda.html#tensorfloat-32-tf32-on-ampere-and-later-devices
+>>> matmul.fp32_precision = "none"  # not set, as at the start
+>>> torch.backends.mkldnn.matmul.fp32_precision = "none"  # "highest" set oneDNN's too
+>>> matmul.allow_tf32, matmul.fp32_precision
+(False, 'none')
+# --8<-- [end:tf32_fp32_precision]
 
 # --8<-- [start:gpu_tf32]
 >>> import torch
->>> from snippets.cublas import tf32_errors
+>>> from snippets.cublas import tf32_api, tf32_errors
+>>> before = getattr(torch.backends.cuda.matmul, tf32_api())
 >>> err = tf32_errors()
 >>> err["fp32"] < 1e-5, err["tf32"] > 1e-5, err["tf32"] > 10 * err["fp32"]
 (True, True, True)
->>> torch.backends.cuda.matmul.allow_tf32
-False
+>>> getattr(torch.backends.cuda.matmul, tf32_api()) == before  # restored
+True
 # --8<-- [end:gpu_tf32]
 
 # --8<-- [start:timing_cpu]

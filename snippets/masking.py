@@ -109,8 +109,8 @@ def masked_attention(q, k, v, mask=None, is_causal=False):
     """softmax(q·kᵀ/√D) · v with a bool mask (True = take part), like F.scaled_dot_product_attention.
 
     q: (B, H, L, D), k: (B, H, S, D), v: (B, H, S, Dv). mask: bool, broadcastable to (B, H, L, S).
-    A query row with no allowed key gets zero weights, not NaN (as SDPA does with torch 2.13 on
-    this site's CPU test build; other builds and backends have been reported to return NaN).
+    A query row with no allowed key gets zero weights, not NaN, explicitly and on every device
+    (SDPA's two CPU backends give the same zeros from torch 2.5 on; other paths give NaN).
     """
     for name, t in (("q", q), ("k", k), ("v", v)):
         if t.dim() != 4:
@@ -353,6 +353,8 @@ True
 >>> neg_inf = torch.zeros(3, 3).masked_fill(~allowed, float("-inf"))  # (L, S) additive
 >>> F.scaled_dot_product_attention(q, k, v, attn_mask=neg_inf)[0, 0, 0]
 tensor([0., 0., 0.])
+>>> torch.softmax(neg_inf, dim=-1)[0], torch.ops.aten._safe_softmax(neg_inf, -1)[0]  # row 0: only -inf
+(tensor([nan, nan, nan]), tensor([0., 0., 0.]))
 >>> minus_1e9 = torch.zeros(3, 3).masked_fill(~allowed, -1e9)
 >>> F.scaled_dot_product_attention(q, k, v, attn_mask=minus_1e9)[0, 0, 0]
 tensor([0.3333, 0.3333, 0.3333])
@@ -368,6 +370,12 @@ tensor([0.3333, 0.3333, 0.3333])
 True
 >>> out[0, 0], w
 (tensor([0., 0., 0.]), None)
+>>> mha.in_proj_bias is None  # bias=False as well: no fast path in eval mode either
+True
+>>> with torch.no_grad(), torch.profiler.profile() as prof:  # eval mode, autograd off
+...     out, w = mha.eval()(x, x, x, attn_mask=~allowed)
+>>> "aten::_native_multi_head_attention" in {e.key for e in prof.key_averages()}, out[0, 0]
+(False, tensor([nan, nan, nan]))
 # --8<-- [end:library_full_row]
 
 # --8<-- [start:causal]

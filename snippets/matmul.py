@@ -274,6 +274,51 @@ torch.Size([2, 5, 3, 6])
 Counter({'aten::add': 1})
 # --8<-- [end:broadcast_ops]
 
+# --8<-- [start:broadcast_no_copy]
+>>> B, H, L, D, S = 2, 4, 3, 8, 5
+>>> q = torch.randint(-3, 4, (B, H, L, D)).float()  # contiguous
+>>> k1 = torch.randint(-3, 4, (1, 1, D, S)).float()  # broadcast over both B and H
+>>> gemm_shapes(torch.matmul, q, k1)  # one bmm over B·H = 8 matrices
+[('aten::bmm', [(8, 3, 8), (8, 8, 5)])]
+>>> matmul_ops(count_ops(torch.matmul, q, k1))  # no copy
+{'aten::bmm': 1}
+>>> k1.expand(B, H, D, S).stride()  # (B, H, D, S): both batch dims have stride 0
+(0, 0, 5, 1)
+>>> k3 = k1.expand(B, H, D, S).reshape(B * H, D, S)  # (B·H, D, S), as in _matmul_impl
+>>> k3.stride(), k3.data_ptr() == k1.data_ptr()  # a view: the batch stride stays 0
+((0, 5, 1), True)
+>>> torch.equal(q @ k1, q @ k1.expand(B, H, D, S).contiguous())
+True
+>>> k2 = torch.randint(-3, 4, (D, S)).float()  # a 2-D matrix: no batch dims at all
+>>> matmul_ops(count_ops(torch.matmul, q, k2))  # folded into one mm
+{'aten::mm': 1}
+# --8<-- [end:broadcast_no_copy]
+
+# --8<-- [start:broadcast_gqa_copy]
+>>> Hkv, G = 2, 3  # 2 key/value heads, each shared by G = 3 query heads
+>>> qg = torch.randint(-3, 4, (B, Hkv, G, L, D)).float()  # (B, Hkv, G, L, D)
+>>> kg = torch.randint(-3, 4, (B, Hkv, 1, D, S)).float()  # (B, Hkv, 1, D, S)
+>>> (qg @ kg).shape  # (B, Hkv, G, L, S)
+torch.Size([2, 2, 3, 3, 5])
+>>> gemm_shapes(torch.matmul, qg, kg)  # one bmm over B·Hkv·G = 12 matrices
+[('aten::bmm', [(12, 3, 8), (12, 8, 5)])]
+>>> matmul_ops(count_ops(torch.matmul, qg, kg))  # kg is copied G times
+{'aten::bmm': 1, 'aten::clone': 1}
+>>> kg.expand(B, Hkv, G, D, S).stride()  # the 0 of G sits next to the 40 of Hkv
+(80, 40, 0, 5, 1)
+>>> kx = kg.expand(B, Hkv, G, D, S).reshape(B * Hkv * G, D, S)  # (B·Hkv·G, D, S)
+>>> kx.data_ptr() == kg.data_ptr()  # a copy
+False
+>>> qf = qg.flatten(2, 3)  # (B, Hkv, G·L, D): a view, the G heads stacked as rows
+>>> kf = kg.squeeze(2)  # (B, Hkv, D, S): a view
+>>> gemm_shapes(torch.matmul, qf, kf)  # B·Hkv = 4 matrices of G·L = 9 rows
+[('aten::bmm', [(4, 9, 8), (4, 8, 5)])]
+>>> matmul_ops(count_ops(torch.matmul, qf, kf))  # no copy
+{'aten::bmm': 1}
+>>> torch.equal((qf @ kf).view(B, Hkv, G, L, S), qg @ kg)
+True
+# --8<-- [end:broadcast_gqa_copy]
+
 # --8<-- [start:fold_strides]
 >>> B, L, E = 32, 128, 512
 >>> xs = torch.randn(L, B, E).transpose(0, 1)  # (B, L, E) view of sequence-first memory
@@ -289,6 +334,23 @@ Counter({'aten::add': 1})
 >>> matmul_ops(count_ops(torch.matmul, x, Wg))
 {'aten::mm': 1}
 # --8<-- [end:fold_strides]
+
+# --8<-- [start:bmm_loop]
+>>> torch.backends.mkl.is_available()  # this build has MKL
+True
+>>> b1 = torch.randn(6, 8, 32)  # (batch, m, 32): 6 matrices of 8 rows
+>>> b2 = torch.randn(6, 16, 8)  # (batch, k, n): k·m·n = 16·8·8 = 1024, not tiny
+>>> rows = b1[..., :16]  # (6, 8, 16): each matrix stored by rows
+>>> every2 = b1[..., ::2]  # (6, 8, 16): every second column
+>>> rows.stride(), every2.stride()  # every2: neither by rows nor by columns
+((256, 32, 1), (256, 32, 2))
+>>> count_ops(torch.bmm, rows, b2)["aten::clone"]  # one MKL batched call
+0
+>>> count_ops(torch.bmm, every2, b2)["aten::clone"]  # the loop: a copy per matrix
+6
+>>> torch.allclose(every2 @ b2, every2.contiguous() @ b2)
+True
+# --8<-- [end:bmm_loop]
 
 # --8<-- [start:layouts]
 >>> proj = nn.Linear(8, 2)

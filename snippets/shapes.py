@@ -1,13 +1,16 @@
 """Chapter 1 — shapes and memory (形状与内存).
 
-Included section by section by ``docs/shapes.zh.md`` and ``docs/shapes.en.md``. Sections that
-hold functions run as code on the page; the sections inside ``SESSIONS`` are interactive
-sessions, checked as doctests. Names follow the math: B batch, L sequence length, H heads,
-D head_dim, E = H * D the hidden (embedding) size.
+Included section by section by ``docs/shapes.zh.md`` and ``docs/shapes.en.md``. Sections
+that hold functions run as code on the page; the sections inside ``SESSIONS`` are
+interactive sessions, checked as doctests. Sections whose name starts with ``gpu_`` need
+a CUDA GPU: they are skipped elsewhere. Names follow the math: B batch, L sequence
+length, H heads, D head_dim, E = H * D the hidden (embedding) size.
 """
 
 # --8<-- [start:imports]
 import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 # --8<-- [end:imports]
 
 
@@ -16,7 +19,8 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     """(B, L, E) -> (B, H, L, D), with E = H * D. Returns a view: nothing is copied."""
     if x.dim() != 3:
         raise ValueError(
-            f"split_heads expects a (B, L, E) tensor, got {x.dim()} dims with shape {tuple(x.shape)}"
+            f"split_heads expects a (B, L, E) tensor, "
+            f"got {x.dim()} dims with shape {tuple(x.shape)}"
         )
     if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
         raise ValueError(f"num_heads must be a positive int, got {num_heads!r}")
@@ -24,40 +28,46 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     if E % num_heads != 0:
         raise ValueError(
             f"hidden size E={E} is not divisible by num_heads={num_heads}: "
-            f"every head needs E // num_heads features, and {E} / {num_heads} is not a whole number"
+            f"every head needs E // num_heads features, "
+            f"and {E} / {num_heads} is not a whole number"
         )
     D = E // num_heads
-    x = x.view(B, L, num_heads, D)  # (B, L, H, D): cut each token's E features into H heads
+    x = x.view(B, L, num_heads, D)  # (B, L, H, D): each token's E features in H heads
     return x.transpose(1, 2)  # (B, H, L, D): a view with swapped strides
 # --8<-- [end:split_heads]
 
 
 # --8<-- [start:merge_heads]
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(B, H, L, D) -> (B, L, E), with E = H * D. Copies when the strides do not allow a view."""
+    """(B, H, L, D) -> (B, L, E), with E = H * D. Copies only if the strides need it."""
     if x.dim() != 4:
         raise ValueError(
-            f"merge_heads expects a (B, H, L, D) tensor, got {x.dim()} dims with shape {tuple(x.shape)}"
+            f"merge_heads expects a (B, H, L, D) tensor, "
+            f"got {x.dim()} dims with shape {tuple(x.shape)}"
         )
     B, H, L, D = x.shape
-    x = x.transpose(1, 2)  # (B, L, H, D): a view, usually not contiguous
+    x = x.transpose(1, 2)  # (B, L, H, D): a view; contiguous if memory is B->L->H->D
     return x.reshape(B, L, H * D)  # (B, L, E): a view if possible, otherwise a copy
 # --8<-- [end:merge_heads]
 
 
 # --8<-- [start:split_qkv]
-def split_qkv(qkv: torch.Tensor, num_heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def split_qkv(
+    qkv: torch.Tensor, num_heads: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B, L, 3E) from one Linear(E, 3E) -> q, k, v, each a (B, H, L, D) view."""
     if qkv.dim() != 3:
         raise ValueError(
-            f"split_qkv expects a (B, L, 3E) tensor, got {qkv.dim()} dims with shape {tuple(qkv.shape)}"
+            f"split_qkv expects a (B, L, 3E) tensor, "
+            f"got {qkv.dim()} dims with shape {tuple(qkv.shape)}"
         )
     if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
         raise ValueError(f"num_heads must be a positive int, got {num_heads!r}")
     B, L, E3 = qkv.shape
     if E3 % (3 * num_heads) != 0:
         raise ValueError(
-            f"the last dim {E3} must be 3 * E with E divisible by num_heads={num_heads}, "
+            f"the last dim {E3} must be 3 * E "
+            f"with E divisible by num_heads={num_heads}, "
             f"but {E3} is not divisible by 3 * {num_heads} = {3 * num_heads}"
         )
     D = E3 // (3 * num_heads)
@@ -117,6 +127,25 @@ tensor([0, 4, 8, 1, 5, 9])
 >>> x.contiguous() is x
 True
 # --8<-- [end:contiguous]
+
+# --8<-- [start:contiguous_size_one]
+>>> B, L, H, D = 2, 1, 3, 2  # one token (L = 1), as in one decoding step
+>>> step = torch.arange(B * L * H * D).view(B, L, H * D)  # (B, L, E)
+>>> one_token = step.view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
+>>> one_token.stride(), torch.empty(B, H, L, D).stride()  # vs row-major
+((6, 2, 6, 1), (6, 2, 2, 1))
+>>> one_token.is_contiguous(), one_token.contiguous() is one_token
+(True, True)
+>>> one_token.view(B * H, L, D).data_ptr() == step.data_ptr()  # (B·H, L, D), no copy
+True
+>>> B, L, H, D = 2, 3, 1, 2  # one head (H = 1)
+>>> one_head = torch.arange(B * L * H * D).view(B, L, H, D)  # (B, L, H, D)
+>>> one_head = one_head.transpose(1, 2)  # (B, H, L, D)
+>>> one_head.stride(), torch.empty(B, H, L, D).stride()  # vs row-major
+((6, 2, 2, 1), (6, 6, 2, 1))
+>>> one_head.is_contiguous()
+True
+# --8<-- [end:contiguous_size_one]
 
 # --8<-- [start:view_error]
 >>> t.view(2, 12)
@@ -227,6 +256,66 @@ RuntimeError: view size is not compatible with input tensor's size and stride (a
 True
 # --8<-- [end:merge_heads_view]
 
+# --8<-- [start:merge_heads_sdpa]
+>>> xq, xk, xv = torch.randn(3, B, L, E)  # three (B, L, E) inputs
+>>> q, k, v = (split_heads(t, num_heads=H) for t in (xq, xk, xv))  # (B, H, L, D) views
+>>> q.stride()
+(12, 2, 4, 1)
+>>> sdpa_out = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, D)
+>>> with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+...     flash_out = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, D)
+>>> sdpa_out.stride(), flash_out.stride()
+((12, 2, 4, 1), (12, 2, 4, 1))
+>>> sdpa_out.transpose(1, 2).is_contiguous()
+True
+>>> merge_heads(sdpa_out).data_ptr() == sdpa_out.data_ptr()
+True
+# --8<-- [end:merge_heads_sdpa]
+
+# --8<-- [start:merge_heads_matmul]
+>>> weights = torch.softmax(q @ k.transpose(-2, -1) / D**0.5, dim=-1)  # (B, H, L, L)
+>>> bmm_out = weights @ v  # (B, H, L, D)
+>>> with sdpa_kernel(SDPBackend.MATH):
+...     math_out = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, D)
+>>> bmm_out.stride(), math_out.stride()
+((12, 6, 2, 1), (12, 6, 2, 1))
+>>> merge_heads(bmm_out).data_ptr() == bmm_out.data_ptr()
+False
+>>> merge_heads(math_out).data_ptr() == math_out.data_ptr()
+False
+>>> all(torch.allclose(merge_heads(o), merge_heads(sdpa_out), atol=1e-6)
+...     for o in (flash_out, bmm_out, math_out))
+True
+# --8<-- [end:merge_heads_matmul]
+
+# --8<-- [start:gpu_sdpa_output_layout]
+>>> import torch
+>>> import torch.nn.functional as F
+>>> from torch.nn.attention import SDPBackend, sdpa_kernel
+>>> from snippets.shapes import merge_heads, split_heads
+>>> def layout_on_gpu(backend, B=2, L=128, H=8, D=64):
+...     x = torch.randn(3, B, L, H * D).to("cuda", torch.float16)  # 3 x (B, L, E)
+...     q, k, v = (split_heads(t, num_heads=H) for t in x)  # 3 x (B, H, L, D) views
+...     with sdpa_kernel(backend):
+...         out = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, D)
+...     with sdpa_kernel(SDPBackend.MATH):
+...         ref = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, D)
+...     merged = merge_heads(out)  # (B, L, E)
+...     return (
+...         out.stride() == (L * H * D, D, H * D, 1),  # memory B -> L -> H -> D
+...         merged.data_ptr() == out.data_ptr(),  # merge_heads is a view
+...         torch.allclose(merged, merge_heads(ref), atol=1e-2),  # same values
+...     )
+>>> layout_on_gpu(SDPBackend.FLASH_ATTENTION)
+(True, True, True)
+>>> layout_on_gpu(SDPBackend.EFFICIENT_ATTENTION)
+(True, True, True)
+>>> layout_on_gpu(SDPBackend.CUDNN_ATTENTION)
+(True, True, True)
+>>> layout_on_gpu(SDPBackend.MATH)
+(False, False, True)
+# --8<-- [end:gpu_sdpa_output_layout]
+
 # --8<-- [start:packed_qkv]
 >>> qkv = torch.arange(B * L * 3 * E).view(B, L, 3 * E)
 >>> qkv[0, 0]
@@ -240,7 +329,8 @@ tensor([[ 0,  1],
         [24, 25]])
 >>> [t.is_contiguous() for t in (q, k, v)]
 [False, False, False]
->>> all(t.untyped_storage().data_ptr() == qkv.untyped_storage().data_ptr() for t in (q, k, v))
+>>> base = qkv.untyped_storage().data_ptr()
+>>> all(t.untyped_storage().data_ptr() == base for t in (q, k, v))
 True
 # --8<-- [end:packed_qkv]
 

@@ -9,7 +9,9 @@ import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from packaging.version import Version
 
+import snippets.cublas as cublas
 from sitekit.figures_cublas import strided_batch_svg
 from snippets.cublas import (
     StridedBatch,
@@ -18,6 +20,8 @@ from snippets.cublas import (
     op_counts,
     strided_batch_params,
     strided_batched_gemm,
+    tf32_api,
+    tf32_mode,
     time_loop_vs_batched,
 )
 
@@ -112,6 +116,53 @@ def test_timing_returns_positive_medians():
     t = time_loop_vs_batched(B=1, H=2, L=4, D=3, repeat=2)
     assert sorted(t) == ["batched_s", "loop_s"]
     assert all(isinstance(s, float) and s > 0 for s in t.values())
+
+
+NEW_TF32_API = hasattr(torch.backends.cuda.matmul, "fp32_precision")
+
+
+@pytest.fixture
+def tf32_state():
+    """Put the TF32 settings back as they were: the legacy record first, then the new ones."""
+    legacy = torch.get_float32_matmul_precision()
+    if NEW_TF32_API:  # torch.backends.mkldnn.matmul too is new in torch 2.9
+        matmul, mkldnn = torch.backends.cuda.matmul, torch.backends.mkldnn.matmul
+        new = (matmul.fp32_precision, mkldnn.fp32_precision)
+    yield
+    torch.set_float32_matmul_precision(legacy)
+    if NEW_TF32_API:
+        matmul.fp32_precision, mkldnn.fp32_precision = new
+
+
+def test_the_new_tf32_setting_exists_from_torch_2_9_on():
+    release = Version(Version(torch.__version__).base_version)
+    assert tf32_api() == ("fp32_precision" if release >= Version("2.9") else "allow_tf32")
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["this release's API", "legacy API"])
+@pytest.mark.parametrize("on", [True, False])
+def test_tf32_mode_switches_through_one_api_and_restores_it(on, legacy, monkeypatch, tf32_state):
+    if legacy:
+        monkeypatch.setattr(cublas, "tf32_api", lambda: "allow_tf32")  # the branch of torch < 2.9
+    matmul, api = torch.backends.cuda.matmul, cublas.tf32_api()
+    before = getattr(matmul, api)
+    with tf32_mode(on):
+        expected = ("tf32" if on else "ieee") if api == "fp32_precision" else on
+        assert getattr(matmul, api) == expected
+    assert getattr(matmul, api) == before
+
+
+@pytest.mark.skipif(not NEW_TF32_API, reason="needs torch.backends.cuda.matmul.fp32_precision (torch 2.9 or later)")
+def test_after_the_new_api_alone_the_legacy_flag_raises_but_tf32_mode_works(tf32_state):
+    matmul = torch.backends.cuda.matmul
+    matmul.fp32_precision = "tf32"  # a reader switched TF32 on with the new API
+    with pytest.raises(RuntimeError, match="mix of the legacy and new APIs"):
+        matmul.allow_tf32
+    with tf32_mode(False):
+        assert matmul.fp32_precision == "ieee"
+    assert matmul.fp32_precision == "tf32"
+    matmul.fp32_precision = "none"
+    assert matmul.allow_tf32 is False  # one record again: the legacy flag answers
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from sitekit.figures_masking import mask_panels, masks_svg
 from snippets.masking import (
@@ -87,6 +88,54 @@ def test_random_masks_with_fully_masked_rows_give_zeros_like_sdpa_on_cpu(B, H, L
     empty = ~mask.any(dim=-1)  # (B, 1, L)
     assert (out.masked_select(empty[..., None].expand_as(out)) == 0).all()
     assert torch.allclose(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=ATOL)
+
+
+@settings(max_examples=30, deadline=None)
+@given(B=dims, H=dims, L=dims, S=dims, seed=st.integers(0, 10_000), additive=st.booleans())
+def test_both_cpu_backends_give_zeros_for_a_fully_masked_row(B, H, L, S, seed, additive):
+    """masking.md#library-full-row: from torch 2.5 on, the math backend (_safe_softmax) and the CPU
+    flash kernel both give 0 for a query with no allowed key, with a bool or an additive -inf mask."""
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(B, H, L, 4, generator=g)
+    k, v = torch.randn(2, B, H, S, 4, generator=g).unbind(0)
+    mask = torch.rand(B, 1, L, S, generator=g) < 0.4  # (B, 1, L, S)
+    mask[..., 0, :] = False  # query 0 keeps no key
+    attn_mask = to_additive(mask, neg_inf=True) if additive else mask
+    expected = masked_attention(q, k, v, mask)
+    for backend in (SDPBackend.MATH, SDPBackend.FLASH_ATTENTION):
+        with sdpa_kernel(backend):
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, H, L, 4)
+        assert torch.equal(out[..., 0, :], torch.zeros(B, H, 4)), backend
+        assert torch.allclose(out, expected, atol=ATOL), backend
+
+
+@settings(max_examples=40, deadline=None)
+@given(R=dims, S=dims, seed=st.integers(0, 10_000))
+def test_safe_softmax_zeroes_only_the_rows_of_only_minus_inf(R, S, seed):
+    """The definition the masking chapter gives of aten::_safe_softmax (attention.cpp)."""
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.randn(R, S, generator=g)
+    masked = torch.rand(R, S, generator=g) < 0.5
+    masked[0] = True  # row 0: only -inf
+    x = scores.masked_fill(masked, float("-inf"))
+    safe, plain = torch.ops.aten._safe_softmax(x, -1), torch.softmax(x, dim=-1)
+    empty = masked.all(dim=-1)  # (R,)
+    assert plain[empty].isnan().all() and torch.equal(safe[empty], torch.zeros_like(safe[empty]))
+    assert torch.equal(safe[~empty], plain[~empty])
+    finite = scores.masked_fill(masked, torch.finfo(torch.float32).min)  # finite: not "masked"
+    assert torch.allclose(torch.ops.aten._safe_softmax(finite, -1)[0], torch.full((S,), 1 / S))
+
+
+@pytest.mark.parametrize("E", [1, 2, 4, 8])
+def test_identity_mha_never_takes_the_fast_path(E):
+    """masking.md#library-full-row: one head and bias=False keep it off the fast path, even in
+    eval mode with autograd off."""
+    mha = identity_mha(E).eval()
+    x = torch.randn(2, 3, E)  # (B, L, E)
+    with torch.no_grad(), torch.profiler.profile() as prof:
+        mha(x, x, x)
+    assert mha.in_proj_bias is None and mha.num_heads == 1
+    assert "aten::_native_multi_head_attention" not in {e.key for e in prof.key_averages()}
 
 
 @settings(max_examples=40, deadline=None)

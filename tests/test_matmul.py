@@ -148,6 +148,46 @@ def test_4d_matmul_is_one_bmm_and_copies_only_unmergeable_views(B, H, L, D):
     assert matmul_ops(count_ops(torch.matmul, qs, ks.transpose(-2, -1))) == expected
 
 
+batch = st.integers(min_value=2, max_value=3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(B=batch, H=batch, L=dims, D=dims, S=dims)
+def test_an_operand_broadcast_over_every_batch_dim_is_never_copied(B, H, L, D, S):
+    q = torch.randn(B, H, L, D)
+    assert matmul_ops(count_ops(torch.matmul, q, torch.randn(1, 1, D, S))) == {"aten::bmm": 1}
+    assert matmul_ops(count_ops(torch.matmul, q, torch.randn(1, D, S))) == {"aten::bmm": 1}
+    assert matmul_ops(count_ops(torch.matmul, q, torch.randn(D, S))) == {"aten::mm": 1}
+    # broadcast over one batch dim, real in the other: one copy of that operand
+    for part in (torch.randn(1, H, D, S), torch.randn(B, 1, D, S), torch.randn(H, D, S)):
+        assert matmul_ops(count_ops(torch.matmul, q, part)) == {"aten::bmm": 1, "aten::clone": 1}
+
+
+@settings(max_examples=30, deadline=None)
+@given(B=dims, Hkv=dims, G=batch, L=dims, D=dims, S=dims)
+def test_gqa_keys_are_copied_unless_the_groups_are_folded_into_the_rows(B, Hkv, G, L, D, S):
+    qg = torch.randint(-3, 4, (B, Hkv, G, L, D)).float()  # small integers: every sum is exact
+    kg = torch.randint(-3, 4, (B, Hkv, 1, D, S)).float()
+    copied = B * Hkv > 1  # a real batch dim of the keys sits next to the broadcast G
+    expected = {"aten::bmm": 1, "aten::clone": 1} if copied else {"aten::bmm": 1}
+    assert matmul_ops(count_ops(torch.matmul, qg, kg)) == expected
+    qf, kf = qg.flatten(2, 3), kg.squeeze(2)  # (B, Hkv, G·L, D), (B, Hkv, D, S): views
+    assert matmul_ops(count_ops(torch.matmul, qf, kf)) == {"aten::bmm": 1}
+    assert torch.equal((qf @ kf).view(B, Hkv, G, L, S), qg @ kg)
+
+
+@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="MKL's batched path needs MKL")
+@settings(max_examples=20, deadline=None)
+@given(n=batch, m=st.integers(5, 8), k=st.integers(10, 12), p=st.integers(10, 12))
+def test_the_cpu_bmm_loops_per_matrix_with_mkl_too(n, m, k, p):
+    # k·m·p >= 500: above the tiny-matrix limit of 400, so MKL or the loop
+    b1, b2 = torch.randn(n, m, 2 * k), torch.randn(n, k, p)
+    rows, every2 = b1[..., :k], b1[..., ::2]  # (n, m, k): by rows; neither by rows nor columns
+    assert count_ops(torch.bmm, rows, b2)["aten::clone"] == 0  # one MKL batched call
+    assert count_ops(torch.bmm, every2, b2)["aten::clone"] == n  # the loop copies each matrix
+    assert torch.allclose(torch.bmm(every2, b2), torch.bmm(every2.contiguous(), b2), atol=1e-5)
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize(
     "a, b", [((2, 1, 3, 4), (5, 4, 6)), ((7, 3, 4), (4, 5)), ((3, 2, 4), (1, 4, 2)), ((3, 4), (2, 4, 5))]

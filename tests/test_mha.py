@@ -164,6 +164,26 @@ def test_the_fast_path_gives_the_slow_path_result(N, L, H, D, pad):
     assert torch.allclose(slow, fast, atol=1e-5) and torch.allclose(w_slow, w_fast, atol=1e-6)
 
 
+@settings(max_examples=20, deadline=None)
+@given(N=st.integers(2, 4), L=small, H=st.sampled_from([2, 4]), D=small)
+def test_a_fully_masked_row_is_nan_on_the_fast_path_and_the_bias_on_the_sdpa_path(N, L, H, D):
+    """mha.md#full-row-paths over many shapes: sequence 0 has no key to look at."""
+    E = H * D
+    _, mha = twins(E, H)
+    mha.eval()
+    x = torch.randn(N, L, E)
+    all_padding = torch.zeros(N, L, dtype=torch.bool)
+    all_padding[0] = True  # (N, S): sequence 0 is all padding
+    with torch.no_grad():
+        assert attention_path(aten_ops(lambda: mha(x, x, x, key_padding_mask=all_padding))) == "fast path"
+        fast, _ = mha(x, x, x, key_padding_mask=all_padding)
+    slow, _ = mha(x, x, x, key_padding_mask=all_padding)  # autograd on: bmm + softmax
+    sdpa, _ = mha(x, x, x, key_padding_mask=all_padding, need_weights=False)  # autograd on: sdpa
+    assert fast[0].isnan().all() and slow[0].isnan().all()
+    assert torch.equal(sdpa[0], mha.out_proj.bias.expand(L, E))  # zeros, then out_proj's bias
+    assert torch.allclose(fast[1:], sdpa[1:], atol=1e-5)
+
+
 def source_strings() -> set[str]:
     """Every plain string literal in nn.MultiheadAttention.forward, as Python evaluates it."""
     # parsed inside a class, not dedented: dedenting would also cut the spaces inside the string

@@ -156,7 +156,7 @@ def _section(name: str) -> str:
 
 def test_readme_home_page_and_ci_agree():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name in ("serve", "test", "build", "gpu", "evidence"):
+    for name in ("serve", "test", "build", "gpu", "evidence", "releases", "upgrade"):
         assert _readme_block_after(readme, f"<!-- command: {name} -->") == _section(name), name
     serve, test = _section("serve"), _section("test")
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]

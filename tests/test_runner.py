@@ -1,17 +1,22 @@
 """The page runner itself: a wrong expected output fails and names the snippet file and line,
-fences with attributes are collected, inline code is refused, GPU examples are marked and skipped.
+fences with attributes are collected, inline code is refused, GPU examples are marked and skipped,
+and examples scoped to torch releases (sitekit/releases.py) are checked, skipped, recorded and
+rewritten as that module says.
 
 Each test builds a small copy of the project in a temporary folder and runs pytest there.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
+
+from sitekit import releases
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +47,8 @@ def test_a_changed_expected_output_fails_naming_the_snippet_file(pytester, proje
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
 
-    result.assert_outcomes(failed=1, passed=20)
+    gpu = torch.cuda.is_available()  # the page has one GPU example
+    result.assert_outcomes(failed=1, passed=24 if gpu else 23, skipped=0 if gpu else 1)
     output = result.stdout.str()
     assert f"failing example at snippets/shapes.py:{target}" in output  # 1-based line of `>>>`
     assert "Expected:\n    (12, 4, 2, 1)\nGot:\n    (12, 2, 4, 1)" in output
@@ -123,3 +129,60 @@ def test_inline_code_on_a_page_fails(pytester, project):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
     result.assert_outcomes(failed=1)
     assert "code written on the page instead of included from snippets/" in result.stdout.str()
+
+
+RELEASE_PAGE = """\
+# Releases
+
+```python
+--8<-- "snippets/demo.py:setup"
+```
+
+```pycon
+--8<-- "snippets/demo.py:uses_setup"
+```
+"""
+
+
+def _registry(project: Path, entries: str) -> None:
+    """Append entries to the copy's sitekit/releases.py (the running release is always >= 0)."""
+    path = project / "sitekit" / "releases.py"
+    path.write_text(path.read_text(encoding="utf-8") + entries, encoding="utf-8")
+
+
+def test_a_release_that_prints_something_else_is_held_to_its_own_output(pytester, project):
+    (project / "docs" / "demo.en.md").write_text(RELEASE_PAGE, encoding="utf-8")
+    (project / "snippets" / "demo.py").write_text(DEMO, encoding="utf-8")
+    _registry(project, 'DIFFERS = (Differs("snippets/demo.py:uses_setup", "double(21)", ">=0", "43"),)\n')
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
+    result.assert_outcomes(failed=1, passed=1)
+    assert "Expected:\n    43\nGot:\n    42" in result.stdout.str()
+
+
+def test_a_section_a_release_cannot_run_is_skipped_and_recorded(pytester, project):
+    (project / "docs" / "demo.en.md").write_text(RELEASE_PAGE, encoding="utf-8")
+    (project / "snippets" / "demo.py").write_text(DEMO, encoding="utf-8")
+    _registry(project, 'NEEDS = (Needs("snippets/demo.py:uses_setup", "<0", "double() is new"),)\n')
+
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-rs", "docs", "--record-release=run.json"
+    )
+    result.assert_outcomes(passed=1, skipped=1)
+    assert "needs torch<0: double() is new" in result.stdout.str()
+    run = json.loads((project / "run.json").read_text(encoding="utf-8"))
+    assert run["summary"] == "1 passed, 1 skipped"
+    assert run["release"] == str(releases.running())
+    assert [e["skipped"] for e in run["examples"]] == ["needs torch<0: double() is new"]
+
+
+def test_rewrite_outputs_writes_what_the_release_printed(pytester, project):
+    (project / "docs" / "demo.en.md").write_text(RELEASE_PAGE, encoding="utf-8")
+    wrong = DEMO.replace(">>> double(21)\n42\n", ">>> double(21)\n41\n")
+    (project / "snippets" / "demo.py").write_text(wrong, encoding="utf-8")
+
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs", "--rewrite-outputs")
+    first.assert_outcomes(failed=1, passed=1)
+    assert (project / "snippets" / "demo.py").read_text(encoding="utf-8") == DEMO
+    again = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
+    again.assert_outcomes(passed=2)

@@ -6,8 +6,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from sitekit.figures import split_heads_svg
 from snippets.shapes import merge_heads, split_heads, split_qkv
@@ -31,8 +33,46 @@ def test_split_heads_is_a_view_equal_to_slicing_per_head(B, L, H, D):
 
 @settings(max_examples=60, deadline=None)
 @given(B=dims, L=dims, H=dims, D=dims)
-def test_merge_heads_copies_a_contiguous_attention_output_when_heads_must_interleave(B, L, H, D):
-    out = torch.randn(B, H, L, D)  # like the output of attention
+def test_split_heads_is_contiguous_exactly_with_one_head_or_one_token(B, L, H, D):
+    q = split_heads(torch.randn(B, L, H * D), H)  # (B, H, L, D)
+    assert q.is_contiguous() == (H == 1 or L == 1)
+    # is_contiguous(): row-major strides in every dim of size > 1; dims of size 1 do not count
+    pairs = zip(q.shape, q.stride(), torch.empty(q.shape).stride())  # row-major strides
+    assert q.is_contiguous() == all(s == r for n, s, r in pairs if n > 1)
+    if q.is_contiguous():
+        assert q.contiguous() is q
+        assert q.view(B * H, L, D).data_ptr() == q.data_ptr()  # merges B and H, no copy
+
+
+def attention_outputs(B, L, H, D):
+    """Attention of three split_heads views, computed three ways on the CPU."""
+    q, k, v = (split_heads(t, H) for t in torch.randn(3, B, L, H * D))  # (B, H, L, D)
+    sdpa = F.scaled_dot_product_attention(q, k, v)  # the default choice
+    with sdpa_kernel(SDPBackend.MATH):
+        math = F.scaled_dot_product_attention(q, k, v)
+    bmm = torch.softmax(q @ k.transpose(-2, -1) / D**0.5, dim=-1) @ v
+    return q, {"sdpa": sdpa, "math": math, "bmm": bmm}
+
+
+@settings(max_examples=60, deadline=None)
+@given(B=dims, L=dims, H=dims, D=dims)
+def test_sdpa_on_the_cpu_keeps_the_query_layout_so_merge_heads_is_a_view(B, L, H, D):
+    q, out = attention_outputs(B, L, H, D)
+    assert out["sdpa"].stride() == q.stride() == (L * H * D, D, H * D, 1)
+    assert merge_heads(out["sdpa"]).data_ptr() == out["sdpa"].data_ptr()
+    for name in ("math", "bmm"):  # matmul writes a new contiguous (B, H, L, D) tensor
+        assert out[name].is_contiguous(), name
+        viewed = merge_heads(out[name]).data_ptr() == out[name].data_ptr()
+        assert viewed == (H == 1 or L == 1 or D == 1), name
+    for name in ("math", "bmm"):
+        same = torch.allclose(merge_heads(out[name]), merge_heads(out["sdpa"]), atol=1e-5)
+        assert same, name
+
+
+@settings(max_examples=60, deadline=None)
+@given(B=dims, L=dims, H=dims, D=dims)
+def test_merge_heads_copies_a_contiguous_input_when_heads_must_interleave(B, L, H, D):
+    out = torch.randn(B, H, L, D)  # contiguous, like the output of a matmul
     merged = merge_heads(out)
     assert merged.shape == (B, L, H * D)
     assert torch.equal(merged, out.transpose(1, 2).contiguous().view(B, L, H * D))
