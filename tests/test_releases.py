@@ -88,3 +88,14 @@ def test_the_page_table_lists_every_run_and_every_difference():
     for entry in releases.DIFFERS:
         assert f"`{entry.source}`" in text
     assert text.count(" (shown on the page)") == len(releases.DIFFERS) + len(releases.NEEDS)
+
+
+def test_each_scoped_example_says_so_on_its_pages():
+    """A page that includes an example scoped to releases links to the table of what each
+    release printed, in both languages."""
+    targets = {e.target for e in releases.DIFFERS} | {e.target for e in releases.NEEDS}
+    for target in targets:
+        pages = [p for p in (ROOT / "docs").glob("*.md") if f'--8<-- "{target}"' in p.read_text("utf-8")]
+        assert len(pages) == 2, f"{target} is included by {[p.name for p in pages]}"
+        for page in pages:
+            assert "(evidence.md#releases)" in page.read_text(encoding="utf-8"), page.name
