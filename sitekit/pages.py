@@ -226,10 +226,11 @@ def mark_gpu_items(items) -> None:
             if parsed.is_gpu:
                 item.add_marker(pytest.mark.gpu)
             version = version or releases.running()
-            if releases.needs(parsed.target):
-                entry = releases.missing(parsed.target, version)
-                reason = entry and f"needs torch{entry.releases}: {entry.why}"
-                if reason:
+            needed = releases.needed(parsed.target)
+            if needed is not None:
+                skipped = not releases.holds(needed.releases, version)
+                if skipped:
+                    reason = f"needs torch{needed.releases}: {needed.why}"
                     item.add_marker(pytest.mark.skip(reason=reason))
                 RECORD.append(
                     {
@@ -237,9 +238,8 @@ def mark_gpu_items(items) -> None:
                         "target": parsed.target,
                         "source": None,
                         "line": parsed.first_line,
-                        "shown": None,
-                        "printed": None,
-                        "skipped": reason,
+                        "needs": needed.releases,
+                        "skipped": skipped,
                     }
                 )
         if item.get_closest_marker("gpu") is not None:

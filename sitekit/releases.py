@@ -92,14 +92,15 @@ def running() -> Version:
     return release(torch.__version__)
 
 
-def _holds(releases: str, version: Version) -> bool:
+def holds(releases: str, version: Version) -> bool:
+    """Whether ``version`` is one of ``releases`` (a specifier such as ">=2.9")."""
     return SpecifierSet(releases).contains(version, prereleases=True)
 
 
 def differs(target: str, source: str, version: Version) -> Differs | None:
     """The entry that replaces this example's output on ``version``, if any."""
     for entry in DIFFERS:
-        if entry.target == target and entry.source == source and _holds(entry.releases, version):
+        if entry.target == target and entry.source == source and holds(entry.releases, version):
             return entry
     return None
 
@@ -109,17 +110,9 @@ def recorded(target: str, source: str) -> bool:
     return any(entry.target == target and entry.source == source for entry in DIFFERS)
 
 
-def needs(target: str) -> bool:
-    """Whether some supported releases lack what this section needs."""
-    return any(entry.target == target for entry in NEEDS)
-
-
-def missing(target: str, version: Version) -> Needs | None:
-    """The entry that skips this section on ``version``, if any."""
-    for entry in NEEDS:
-        if entry.target == target and not _holds(entry.releases, version):
-            return entry
-    return None
+def needed(target: str) -> Needs | None:
+    """The entry naming the releases this section needs, if some supported ones lack it."""
+    return next((entry for entry in NEEDS if entry.target == target), None)
 
 
 # --- what a run of the page suite records -------------------------------------------------------
@@ -163,12 +156,11 @@ REWRITE = Rewrites()
 
 def results(summary: str, seconds: float) -> dict:
     """The results file of one run: where it ran, its summary line, and what each example printed."""
-    import datetime
-    import platform
-
     import torch
 
-    cuda = torch.cuda.is_available()
+    from sitekit.evidence import metadata
+
+    meta = metadata("cuda" if torch.cuda.is_available() else "cpu")
     examples: dict[tuple, dict] = {}
     for entry in RECORD:  # the two languages include the same examples: keep one of each
         key = (entry["target"], entry["source"])
@@ -178,17 +170,13 @@ def results(summary: str, seconds: float) -> dict:
         if "checked" in entry:
             kept["checked"] = kept["checked"] and entry["checked"]
     return {
-        "torch": torch.__version__,
+        "torch": meta["torch_version"],
         "release": str(running()),
         "build": f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU",
-        "device": "cuda" if cuda else "cpu",
-        "device_name": (
-            torch.cuda.get_device_name()
-            if cuda
-            else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
-        ),
-        "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "device": meta["device_kind"],
+        "device_name": meta["device_name"],
+        "python": meta["python_version"],
+        "date": meta["date_utc"][:10],
         "summary": summary,
         "wall_s": round(seconds, 1),
         "examples": sorted(examples.values(), key=lambda e: (e["target"], e["line"])),
@@ -233,9 +221,11 @@ def load_results(directory: Path = RESULTS_DIR) -> list[dict]:
 
 def _anchor(docs_dir: Path, page: str, target: str) -> str:
     """``page#id`` of the last heading with an explicit id above the fence that includes ``target``."""
+    from sitekit.notebooks import HEADING
+
     text = (docs_dir / page).read_text(encoding="utf-8")
-    cut = text.find(f'--8<-- "{target}"')
-    ids = re.findall(r"^#+ .*\{#([\w-]+)\}\s*$", text[: max(cut, 0)], re.MULTILINE)
+    above = text[: max(text.find(f'--8<-- "{target}"'), 0)].splitlines()
+    ids = [m.group("id") for m in map(HEADING.match, above) if m and m.group("id")]
     return f"{page.replace('.en.md', '.md').replace('.zh.md', '.md')}" + (f"#{ids[-1]}" if ids else "")
 
 
@@ -270,9 +260,8 @@ def page_markdown(lang: str, docs_dir: Path, directory: Path = RESULTS_DIR) -> s
         for e in r["examples"]:
             key = (e["target"], e["source"])
             kept = examples.setdefault(key, {"entry": e, "by_release": []})
-            if e["source"] is None:  # a section that needs an API: "needs torch>=2.9: why"
-                spec = e.get("skipped") and re.match(r"needs torch(\S+):", e["skipped"]).group(1)
-                printed = t["skipped"].format(spec=spec) if spec else t["ran"]
+            if e["source"] is None:  # a section that needs an API some releases lack
+                printed = t["skipped"].format(spec=e["needs"]) if e["skipped"] else t["ran"]
             else:
                 printed = e["printed"]
             kept["by_release"].append((r["release"], printed))

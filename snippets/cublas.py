@@ -157,16 +157,17 @@ def cuda_kernels(fn) -> list:
 
 # --8<-- [start:tf32_switch]
 def tf32_api() -> str:
-    """The TF32 switch of CUDA matmuls on this release: "fp32_precision" (the new setting,
-    torch 2.9 and later) or "allow_tf32" (the legacy flag, the only one before 2.9)."""
+    """The TF32 switch of CUDA matmuls on this release: "fp32_precision" (the new
+    setting, torch 2.9 and later) or "allow_tf32" (the legacy flag, alone before)."""
     matmul = torch.backends.cuda.matmul
     return "fp32_precision" if hasattr(matmul, "fp32_precision") else "allow_tf32"
 
 
 @contextmanager
 def tf32_mode(on: bool):
-    """TF32 on or off for CUDA float32 matmuls inside the with block, set through one API
-    only (reading the legacy flag after a mix of the two raises); the old value comes back."""
+    """TF32 on or off for CUDA float32 matmuls inside the with block, set through one
+    API only (reading the legacy flag after a mix of the two raises); the old value
+    comes back."""
     matmul, api = torch.backends.cuda.matmul, tf32_api()
     previous = getattr(matmul, api)
     if api == "fp32_precision":

@@ -109,8 +109,9 @@ def masked_attention(q, k, v, mask=None, is_causal=False):
     """softmax(q·kᵀ/√D) · v with a bool mask (True = take part), like F.scaled_dot_product_attention.
 
     q: (B, H, L, D), k: (B, H, S, D), v: (B, H, S, Dv). mask: bool, broadcastable to (B, H, L, S).
-    A query row with no allowed key gets zero weights, not NaN, explicitly and on every device
-    (SDPA's two CPU backends give the same zeros from torch 2.5 on; other paths give NaN).
+    A query row with no allowed key gets zero weights, not NaN, explicitly and on every
+    device (SDPA's CPU backends give the same zeros on x86 from torch 2.5 on; other
+    paths give NaN).
     """
     for name, t in (("q", q), ("k", k), ("v", v)):
         if t.dim() != 4:
@@ -353,7 +354,8 @@ True
 >>> neg_inf = torch.zeros(3, 3).masked_fill(~allowed, float("-inf"))  # (L, S) additive
 >>> F.scaled_dot_product_attention(q, k, v, attn_mask=neg_inf)[0, 0, 0]
 tensor([0., 0., 0.])
->>> torch.softmax(neg_inf, dim=-1)[0], torch.ops.aten._safe_softmax(neg_inf, -1)[0]  # row 0: only -inf
+>>> row0 = neg_inf[:1]  # (1, S): only -inf
+>>> torch.softmax(row0, dim=-1)[0], torch.ops.aten._safe_softmax(row0, -1)[0]
 (tensor([nan, nan, nan]), tensor([0., 0., 0.]))
 >>> minus_1e9 = torch.zeros(3, 3).masked_fill(~allowed, -1e9)
 >>> F.scaled_dot_product_attention(q, k, v, attn_mask=minus_1e9)[0, 0, 0]
@@ -374,7 +376,8 @@ True
 True
 >>> with torch.no_grad(), torch.profiler.profile() as prof:  # eval mode, autograd off
 ...     out, w = mha.eval()(x, x, x, attn_mask=~allowed)
->>> "aten::_native_multi_head_attention" in {e.key for e in prof.key_averages()}, out[0, 0]
+>>> ops = {e.key for e in prof.key_averages()}
+>>> "aten::_native_multi_head_attention" in ops, out[0, 0]
 (False, tensor([nan, nan, nan]))
 # --8<-- [end:library_full_row]
 

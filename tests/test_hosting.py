@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from sitekit import releases
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "docs.yml"
 LANGUAGES = ("zh", "en")
@@ -52,6 +54,13 @@ def test_the_workflow_runs_on_pushes_to_main_and_on_pull_requests(workflow):
     on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
     assert on["push"]["branches"] == ["main"]
     assert "pull_request" in on
+
+
+def test_the_workflow_runs_the_floor_the_pin_and_the_newest(workflow):
+    job = workflow["jobs"]["releases"]
+    assert job["strategy"]["matrix"]["torch"] == [releases.FLOOR, releases.PINNED, releases.NEWEST]
+    command = readme_command("releases")
+    assert command.replace(f"pages({releases.NEWEST})", "pages(${{ matrix.torch }})") in runs(job)
 
 
 def test_the_workflow_tests_with_the_readme_command_verbatim_on_python_3_11(workflow):
