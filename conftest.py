@@ -1,5 +1,5 @@
-"""Collect every page of docs/ as tests: see sitekit/pages.py. Two options serve other torch
-releases (sitekit/releases.py): ``--record-release FILE`` writes what the release-dependent
+"""Collect every page of docs/ as tests: see sitekit/testing/pages.py. Two options serve other torch
+releases (sitekit/testing/releases.py): ``--record-release FILE`` writes what the release-dependent
 examples printed, ``--rewrite-outputs`` writes every failing example's output into its snippet."""
 
 import json
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sitekit import releases
-from sitekit.pages import make_sybil, mark_gpu_items
+from sitekit.testing import releases
+from sitekit.testing.pages import make_sybil, mark_gpu_items
 
 ROOT = Path(__file__).parent
 
@@ -19,7 +19,7 @@ pytest_collect_file = make_sybil(ROOT).pytest()
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("releases", "other torch releases (sitekit/releases.py)")
+    group = parser.getgroup("releases", "other torch releases (sitekit/testing/releases.py)")
     group.addoption("--record-release", metavar="FILE", help="write this run's results file")
     group.addoption(
         "--rewrite-outputs",

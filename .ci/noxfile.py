@@ -4,7 +4,7 @@
     python3 -m nox -f .ci/noxfile.py -s pages             # every tested release
     python3 -m nox -f .ci/noxfile.py -s upgrade -- 2.16.0  # move the pin (never run by CI)
 
-The releases are those of sitekit/releases.py. See the README, "Other torch releases".
+The releases are those of sitekit/testing/releases.py. See the README, "Other torch releases".
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import nox
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the release list lives in the project (it needs no torch)
-from sitekit.releases import TESTED  # noqa: E402
+from sitekit.testing.releases import TESTED  # noqa: E402
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"  # a torch build is several GB: install each release once
@@ -63,7 +63,7 @@ def upgrade(session: nox.Session) -> None:
     session.run("git", "diff", "--stat", "--", "snippets", external=True)
     session.run("git", "--no-pager", "diff", "--", "snippets", external=True)
     session.log(
-        "Review the diff. Then set PINNED in sitekit/releases.py and the torch pin of the README's "
+        "Review the diff. Then set PINNED in sitekit/testing/releases.py and the torch pin of the README's "
         "commands (snippets/commands.sh), and turn each output the old pin printed into a "
-        "Differs entry of sitekit/releases.py."
+        "Differs entry of sitekit/testing/releases.py."
     )

@@ -21,11 +21,11 @@ python3 -m pytest -m gpu
 # --8<-- [end:gpu]
 
 # --8<-- [start:evidence]
-python3 -m sitekit.evidence --device cuda --out docs/assets/evidence/gpu.json
+python3 -m sitekit.tools.evidence --device cuda --out docs/assets/evidence/gpu.json
 # --8<-- [end:evidence]
 
 # --8<-- [start:evidence_cpu]
-python3 -m sitekit.evidence --device cpu --out docs/assets/evidence/cpu.json
+python3 -m sitekit.tools.evidence --device cpu --out docs/assets/evidence/cpu.json
 # --8<-- [end:evidence_cpu]
 
 # --8<-- [start:releases]

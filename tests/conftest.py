@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import pytest
 
-from sitekit.budget import build_site
+from sitekit.tools.budget import build_site
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -29,8 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sitekit.budget import file_of, measure_page, site_pages
-from sitekit.hooks import DEFAULT_LANGUAGE, LANGUAGES
+from sitekit.tools.budget import file_of, measure_page, site_pages
+from sitekit.build.hooks import DEFAULT_LANGUAGE, LANGUAGES
 
 pytestmark = pytest.mark.browser
 
@@ -485,7 +485,7 @@ def test_the_math_check_finds_unrendered_math(browser):
 
 
 def test_budget_counts_what_the_browser_loads(visits, served_site):
-    """sitekit.budget counts, page by page, exactly the files the browser requested (the search
+    """sitekit.tools.budget counts, page by page, exactly the files the browser requested (the search
     index aside, which the budget lists on its own)."""
     wrong = []
     for v in visits.values():

@@ -1,4 +1,4 @@
-"""The page budget (sitekit/budget.py): every page of the built site stays within its transfer
+"""The page budget (sitekit/tools/budget.py): every page of the built site stays within its transfer
 budget and loads nothing from another host; the measurement itself is checked on small fake
 sites."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sitekit import budget
-from sitekit.budget import KB, NOTEBOOK_BUDGET_KB, PAGE_BUDGET_KB, measure_site, problems
+from sitekit.tools import budget
+from sitekit.tools.budget import KB, NOTEBOOK_BUDGET_KB, PAGE_BUDGET_KB, measure_site, problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,7 +144,7 @@ def test_a_reference_to_a_missing_file_fails(tmp_path):
 
 def test_the_command_prints_a_table_or_json(tmp_path):
     site = fake_site(tmp_path)
-    command = [sys.executable, "-m", "sitekit.budget", "--site-dir", str(site)]
+    command = [sys.executable, "-m", "sitekit.tools.budget", "--site-dir", str(site)]
     table = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert table.returncode == 0, table.stderr
     assert "Largest page:" in table.stdout and "Median page:" in table.stdout and "Within budget." in table.stdout
@@ -152,6 +152,6 @@ def test_the_command_prints_a_table_or_json(tmp_path):
     assert [p["path"] for p in data["pages"]] == ["/", "/en/", "/en/other/", "/other/"]
     assert data["budgets_kb"] == {"page": PAGE_BUDGET_KB, "notebook": NOTEBOOK_BUDGET_KB}
     over = fake_site(tmp_path / "big", figure_bytes=PAGE_BUDGET_KB * KB)
-    failing = subprocess.run([sys.executable, "-m", "sitekit.budget", "--site-dir", str(over)],
+    failing = subprocess.run([sys.executable, "-m", "sitekit.tools.budget", "--site-dir", str(over)],
                              cwd=ROOT, capture_output=True, text=True)
     assert failing.returncode == 1 and "OVER" in failing.stdout

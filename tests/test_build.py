@@ -111,7 +111,7 @@ def test_one_search_index_per_language(site):
     assert "Shapes and memory" in en_text and "Shapes and memory" not in zh_text
     # Chinese is segmented into words at build time (jieba), marked by zero-width spaces.
     assert "\u200b步长\u200b" in " ".join(d["text"] for d in zh["docs"])
-    # Each index is searched in its own language, without the stemmer (see sitekit/hooks.py).
+    # Each index is searched in its own language, without the stemmer (see sitekit/build/hooks.py).
     assert (zh["config"]["lang"], en["config"]["lang"]) == (["zh"], ["en"])
     assert zh["config"]["pipeline"] == en["config"]["pipeline"] == []
     # English pages search the English index: their base is the /en/ root.
@@ -136,7 +136,7 @@ def test_headings_have_readable_ids(site):
 
 
 def test_search_worker_tries_the_whole_chinese_query_as_one_word(site):
-    from sitekit.hooks import CJK_QUERY_LOOP
+    from sitekit.build.hooks import CJK_QUERY_LOOP
 
     (worker,) = (site / "assets" / "javascripts" / "workers").glob("search.*.min.js")
     code = worker.read_text(encoding="utf-8")
@@ -147,7 +147,7 @@ def test_search_worker_tries_the_whole_chinese_query_as_one_word(site):
 def test_the_measured_results_page_shows_the_committed_runs(site):
     """docs/evidence.<lang>.md: each evidence marker became the tables and charts of its results
     file (device and date on the page, the file downloadable), or the note that none is recorded."""
-    from sitekit.figures_evidence import KINDS, load
+    from figures.evidence import KINDS, load
 
     for lang, prefix in (("zh", ""), ("en", "en/")):
         page = site / prefix / "evidence" / "index.html"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 import snippets.cublas as cublas
-from sitekit.figures_cublas import strided_batch_svg
+from figures.cublas import strided_batch_svg
 from snippets.cublas import (
     StridedBatch,
     cublas_log_of_bmm,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sitekit.includes import INCLUDE_LINE
+from sitekit.build.includes import INCLUDE_LINE
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -1,5 +1,5 @@
-"""The measured-results pipeline: sitekit/evidence.py measures and writes one results JSON,
-sitekit/figures_evidence.py turns a committed one into the tables and charts of
+"""The measured-results pipeline: sitekit/tools/evidence.py measures and writes one results JSON,
+figures/evidence.py turns a committed one into the tables and charts of
 docs/evidence.<lang>.md. On the CPU with --quick sizes here; the same run on CUDA is marked gpu.
 Every committed results file is checked against the claims of the chapters."""
 
@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from sitekit import evidence, figures_evidence
-from sitekit.figures_evidence import EVIDENCE_DIR, KINDS, load, page_markdown
+from figures import evidence as figures_evidence
+from sitekit.tools import evidence
+from figures.evidence import EVIDENCE_DIR, KINDS, load, page_markdown
 
 SVG_TEXT = "{http://www.w3.org/2000/svg}text"
 METADATA_FIELDS = ("device_name", "device_kind", "label", "torch_version", "cuda_version",

@@ -1,8 +1,8 @@
-"""Pure functions of sitekit/hooks.py that change page Markdown before it is rendered."""
+"""Pure functions of sitekit/build/hooks.py that change page Markdown before it is rendered."""
 
 from __future__ import annotations
 
-from sitekit.hooks import join_cjk_lines
+from sitekit.build.hooks import join_cjk_lines
 
 
 def test_chinese_soft_line_breaks_are_joined_without_a_space():

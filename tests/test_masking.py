@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from sitekit.figures_masking import mask_panels, masks_svg
+from figures.masking import mask_panels, masks_svg
 from snippets.mha import aten_ops, attention_path
 from snippets.masking import (
     CausalMask,

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitekit.figures_matmul import broadcast_svg
+from figures.matmul import broadcast_svg
 from snippets.matmul import count_ops, gemm_shapes, matmul_ops, matmul_shape, scores_bmm, scores_loop
 from snippets.shapes import split_heads
 

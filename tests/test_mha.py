@@ -13,7 +13,7 @@ import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitekit.figures_mha import attention_groups, groups_svg
+from figures.mha import attention_groups, groups_svg
 from snippets.mha import (
     MHAPyTorchClass,
     aten_ops,

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitekit.figures_module import flow_steps, module_flow_svg
+from figures.module import flow_steps, module_flow_svg
 from snippets.masking import causal_mask, padding_mask
 from snippets.module import (
     MultiHeadAttention,

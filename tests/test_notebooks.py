@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from sitekit.includes import expander
-from sitekit.notebooks import (
+from sitekit.build.includes import expander
+from sitekit.build.notebooks import (
     META,
     NotebookSourceError,
     Source,

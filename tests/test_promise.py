@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sitekit.includes import INCLUDE_LINE, IncludeError, expander, include_targets
-from sitekit.pages import RUN_LANGUAGES, make_sybil
+from sitekit.build.includes import INCLUDE_LINE, IncludeError, expander, include_targets
+from sitekit.testing.pages import RUN_LANGUAGES, make_sybil
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -1,5 +1,5 @@
 """The supported torch range is stated once and agrees everywhere, every tested release has a
-results file whose run passed, and each file shows exactly what sitekit/releases.py says that
+results file whose run passed, and each file shows exactly what sitekit/testing/releases.py says that
 release prints."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sitekit import releases
-from sitekit.includes import expander
+from sitekit.testing import releases
+from sitekit.build.includes import expander
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = sorted(releases.RESULTS_DIR.glob("torch-*.json"))

@@ -1,6 +1,6 @@
 """The page runner itself: a wrong expected output fails and names the snippet file and line,
 fences with attributes are collected, inline code is refused, GPU examples are marked and skipped,
-and examples scoped to torch releases (sitekit/releases.py) are checked, skipped, recorded and
+and examples scoped to torch releases (sitekit/testing/releases.py) are checked, skipped, recorded and
 rewritten as that module says.
 
 Each test builds a small copy of the project in a temporary folder and runs pytest there.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sitekit import releases
+from sitekit.testing import releases
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def project(pytester: pytest.Pytester) -> Path:
     shutil.copy(ROOT / "conftest.py", path / "conftest.py")
     shutil.copy(ROOT / "mkdocs.yml", path / "mkdocs.yml")
     # The folders mkdocs.yml names (hooks, theme overrides, watched sources) must exist for it to load.
-    for folder in ("sitekit", "overrides", "notebooks"):
+    for folder in ("sitekit", "figures", "overrides", "notebooks"):
         if (ROOT / folder).is_dir():
             shutil.copytree(ROOT / folder, path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (path / "docs").mkdir()
@@ -145,8 +145,8 @@ RELEASE_PAGE = """\
 
 
 def _registry(project: Path, entries: str) -> None:
-    """Append entries to the copy's sitekit/releases.py (the running release is always >= 0)."""
-    path = project / "sitekit" / "releases.py"
+    """Append entries to the copy's sitekit/testing/releases.py (the running release is always >= 0)."""
+    path = project / "sitekit" / "testing" / "releases.py"
     path.write_text(path.read_text(encoding="utf-8") + entries, encoding="utf-8")
 
 

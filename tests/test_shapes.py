@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from sitekit.figures import split_heads_svg
+from figures.shapes import split_heads_svg
 from snippets.shapes import merge_heads, split_heads, split_qkv
 
 dims = st.integers(min_value=1, max_value=5)

@@ -118,7 +118,7 @@ def needed(target: str) -> Needs | None:
 # --- what a run of the page suite records -------------------------------------------------------
 
 #: One dict per example named in DIFFERS or section named in NEEDS that ran (or was skipped) in
-#: this process: filled by sitekit/pages.py, written by `pytest --record-release FILE`.
+#: this process: filled by sitekit/testing/pages.py, written by `pytest --record-release FILE`.
 RECORD: list[dict] = []
 
 
@@ -158,7 +158,7 @@ def results(summary: str, seconds: float) -> dict:
     """The results file of one run: where it ran, its summary line, and what each example printed."""
     import torch
 
-    from sitekit.evidence import metadata
+    from sitekit.tools.evidence import metadata
 
     meta = metadata("cuda" if torch.cuda.is_available() else "cpu")
     examples: dict[tuple, dict] = {}
@@ -185,8 +185,8 @@ def results(summary: str, seconds: float) -> dict:
 
 # --- the "Across PyTorch releases" section of the Measured results page -------------------------
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "docs" / "assets" / "releases"
-#: The line of a page that the section's tables replace (sitekit/hooks.py).
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "assets" / "releases"
+#: The line of a page that the section's tables replace (sitekit/build/hooks.py).
 MARKER = "<!-- releases -->"
 
 LABELS = {
@@ -221,7 +221,7 @@ def load_results(directory: Path = RESULTS_DIR) -> list[dict]:
 
 def _anchor(docs_dir: Path, page: str, target: str) -> str:
     """``page#id`` of the last heading with an explicit id above the fence that includes ``target``."""
-    from sitekit.notebooks import HEADING
+    from sitekit.build.notebooks import HEADING
 
     text = (docs_dir / page).read_text(encoding="utf-8")
     above = text[: max(text.find(f'--8<-- "{target}"'), 0)].splitlines()

@@ -1,6 +1,6 @@
 """Page budget: how much a reader downloads to open each page of the built site.
 
-Run ``python3 -m sitekit.budget`` from the repository root: it builds the site (``mkdocs build
+Run ``python3 -m sitekit.tools.budget`` from the repository root: it builds the site (``mkdocs build
 --strict``) into a temporary folder, or measures an existing one with ``--site-dir DIR``, and
 prints the build time, every page's size, the largest and the median page and the size of each
 language's search index. ``--json`` prints the same as JSON.
@@ -373,7 +373,7 @@ def build_site(site_dir: Path, config_file: Path = Path("mkdocs.yml")) -> tuple[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m sitekit.budget", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python3 -m sitekit.tools.budget", description=__doc__.split("\n\n")[0])
     parser.add_argument("--site-dir", type=Path, help="measure this built site instead of building one")
     parser.add_argument("--config-file", type=Path, default=Path("mkdocs.yml"),
                         help="the MkDocs configuration to build (default: mkdocs.yml)")

@@ -5,7 +5,7 @@ Used by the root ``conftest.py``. For each Markdown page under ``docs/`` (both l
 * every ```` ```python ```` and ```` ```pycon ```` fence is collected, also when its info string
   carries attributes such as ``title="…"`` or ``hl_lines="…"``;
 * its single ``--8<--`` include is expanded by pymdownx's own preprocessor, configured from
-  ``mkdocs.yml`` (see :mod:`sitekit.includes`);
+  ``mkdocs.yml`` (see :mod:`sitekit.build.includes`);
 * ``python`` fences are executed and ``pycon`` fences are checked as doctests, in page order, in
   one namespace per page;
 * failures are reported at ``snippets/<file>.py:<line>``;
@@ -25,9 +25,9 @@ from pathlib import Path
 from sybil import Document, Region, Sybil
 from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
-from sitekit import releases
-from sitekit.includes import Include, IncludeError, expander
-from sitekit.releases import RECORD, REWRITE
+from sitekit.testing import releases
+from sitekit.build.includes import Include, IncludeError, expander
+from sitekit.testing.releases import RECORD, REWRITE
 
 #: Languages whose fences run. Anything after the language (attributes) is allowed.
 RUN_LANGUAGES = ("python", "pycon")
@@ -143,7 +143,7 @@ def run_pycon(example) -> str | None:
     """Check an included ``pycon`` block as a doctest in the page's namespace.
 
     An example that prints something else on the running torch release (a ``Differs`` entry of
-    :mod:`sitekit.releases`) is checked against that release's output instead.
+    :mod:`sitekit.testing.releases`) is checked against that release's output instead.
     """
     include: Include = example.parsed
     test = doctest.DocTestParser().get_doctest(
@@ -214,7 +214,7 @@ def mark_gpu_items(items) -> None:
     """Mark page examples that include a `gpu_…` section, and skip all gpu items without CUDA.
 
     Also skip the examples of sections that the running torch release lacks an API for (the
-    ``Needs`` entries of :mod:`sitekit.releases`), with the entry's reason."""
+    ``Needs`` entries of :mod:`sitekit.testing.releases`), with the entry's reason."""
     import pytest
 
     cuda = None

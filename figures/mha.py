@@ -4,7 +4,7 @@ A batch-first tensor x of shape (N, L, E) = (2, 3, 8) is drawn as a grid: one ro
 one column per token. It is fed to a batch-first module (right) and to a sequence-first module
 with the same weights (wrong). The groups are measured, not drawn by hand: token (n, l) is nudged
 and every output token that changes is in its group (they share one softmax). Hand-written SVG,
-like :mod:`sitekit.figures`.
+like :mod:`figures.shapes`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from sitekit import svg
+from figures import svg
 
 N, L, E, H = 2, 3, 8, 2
 CELL_W, CELL_H = 64, 34

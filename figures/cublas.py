@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from sitekit import svg
+from figures import svg
 from snippets.cublas import strided_batch_params
 
 CELL = 24

@@ -1,8 +1,8 @@
 """Measure, on one device, what the cuBLAS and MHA chapters claim, and write ONE results JSON.
 
-    python3 -m sitekit.evidence --device cuda --out docs/assets/evidence/gpu.json
-    python3 -m sitekit.evidence --device cpu --out docs/assets/evidence/cpu.json
-    python3 -m sitekit.evidence --device cpu --quick     # tiny sizes, JSON on stdout
+    python3 -m sitekit.tools.evidence --device cuda --out docs/assets/evidence/gpu.json
+    python3 -m sitekit.tools.evidence --device cpu --out docs/assets/evidence/cpu.json
+    python3 -m sitekit.tools.evidence --device cpu --quick     # tiny sizes, JSON on stdout
 
 Every number in the JSON was measured by this run on the device its metadata names; nothing is
 filled in by hand. A CPU run is labelled "CPU run, not GPU evidence". What only a
@@ -11,7 +11,7 @@ and driver versions) is null, or an empty list, on the CPU. A CUDA run also runs
 ``python3 -m pytest -m gpu`` and records its summary line (``--no-gpu-tests`` leaves it out).
 
 The pages show the committed results files (``docs/assets/evidence/<kind>.json``) as tables and
-charts: see :mod:`sitekit.figures_evidence`.
+charts: see :mod:`figures.evidence`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from snippets.cublas import cublas_log_of_bmm, cuda_kernels, op_counts, tf32_err
 from snippets.masking import masked_attention
 from snippets.mha import aten_ops, attention_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CPU_LABEL = "CPU run, not GPU evidence"
 SDPA_BACKENDS = ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH")
 
@@ -355,7 +355,7 @@ def run(device="cpu", quick: bool = False) -> dict:
 
 # ------------------------------------------------------------------------------------- the CLI
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m sitekit.evidence",
+    parser = argparse.ArgumentParser(prog="python3 -m sitekit.tools.evidence",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--device", choices=("cuda", "cpu"),
                         default="cuda" if torch.cuda.is_available() else "cpu")

@@ -1,11 +1,11 @@
 """The measured results on the pages: charts and tables drawn from the committed results files.
 
 ``docs/assets/evidence/<kind>.json`` (kind ``gpu`` or ``cpu``) is written by
-``python3 -m sitekit.evidence``; nothing here measures or invents a number. For each file that
+``python3 -m sitekit.tools.evidence``; nothing here measures or invents a number. For each file that
 exists this module draws the charts (``FIGURES``, written at build time like every figure) and
 ``page_markdown`` writes the tables and the captions that name the device, torch version and date;
 the page ``docs/evidence.<lang>.md`` has a marker line ``<!-- evidence: gpu -->`` where
-``sitekit/hooks.py`` puts them. Where there is no file, the page says that no run is recorded.
+``sitekit/build/hooks.py`` puts them. Where there is no file, the page says that no run is recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import math
 from pathlib import Path
 
-from sitekit import svg
+from figures import svg
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENCE_DIR = ROOT / "docs" / "assets" / "evidence"
@@ -319,7 +319,7 @@ def _drawer(kind: str, chart: str):
     return draw
 
 
-#: Figures that sitekit/hooks.py writes before each build; a drawer returns None (nothing to
+#: Figures that sitekit/build/hooks.py writes before each build; a drawer returns None (nothing to
 #: write) when the results file, or what the chart needs (CUDA memory), is not there.
 FIGURES = {figure_path(kind, chart).replace(".svg", ".{lang}.svg"): _drawer(kind, chart)
            for kind in KINDS for chart in CHARTS}

@@ -3,14 +3,14 @@
 Four (L, S) grids for L = S = 4: ``causal_mask(4)``, the padding mask of a sequence with 2 real
 tokens (``padding_mask``, broadcast over the queries), the two combined with ``&``, and causal
 combined with left padding, whose first rows keep no key at all. Every cell is one element of the
-tensor: 1 = True = allowed, 0 = False = masked. Hand-written SVG, like :mod:`sitekit.figures`.
+tensor: 1 = True = allowed, 0 = False = masked. Hand-written SVG, like :mod:`figures.shapes`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from sitekit import svg
+from figures import svg
 from snippets.masking import causal_mask, padding_mask
 
 CELL = 30

@@ -6,11 +6,11 @@ A notebook source is ``notebooks/<name>.<lang>.md``: Markdown prose with the pag
 ``--8<--`` include line each. :func:`build_notebook` turns it into a notebook:
 
 * the prose between two fences becomes one Markdown cell; its heading ids are recorded in the
-  notebook's metadata (the rendered page gets them back, see ``sitekit/hooks.py``) and its links
+  notebook's metadata (the rendered page gets them back, see ``sitekit/build/hooks.py``) and its links
   to pages become absolute links to the published site, so that they also work in the downloaded
   file;
 * every fence becomes one code cell whose source is the included section, expanded by the same
-  pymdownx preprocessor as the pages (:mod:`sitekit.includes`): no second copy of the code.
+  pymdownx preprocessor as the pages (:mod:`sitekit.build.includes`): no second copy of the code.
   A cell that includes a ``gpu_…`` section is tagged ``gpu``.
 
 :func:`write_notebooks` (called by the MkDocs hooks before every build) executes the notebook of
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIR = "notebooks"
 KERNEL_NAME = "python3"
 #: Key of this project's data in the notebook metadata.
@@ -121,7 +121,7 @@ def build_notebook(source: Source | Path, root: Path = ROOT, default_lang: str =
     """The unexecuted notebook of one source (an ``nbformat.NotebookNode``)."""
     import nbformat
 
-    from sitekit.includes import IncludeError, expander
+    from sitekit.build.includes import IncludeError, expander
 
     if isinstance(source, Path):
         match = SOURCE_NAME.match(source.name)

@@ -2,11 +2,11 @@
 
 * Before each build: generate the diagrams of every ``sitekit/figures*.py`` module (both languages),
   and build and execute the notebooks of ``notebooks/`` into ``docs/<name>.<lang>.ipynb``
-  (:mod:`sitekit.notebooks`); both are rewritten only when their content changes.
+  (:mod:`sitekit.build.notebooks`); both are rewritten only when their content changes.
 * Chinese pages: the soft line breaks of their paragraphs are joined, so that the browser shows no
   space in the middle of Chinese text (``join_cjk_lines``).
 * Measured results: each ``<!-- evidence: <kind> -->`` line of a page becomes the tables and charts
-  of ``docs/assets/evidence/<kind>.json`` (:mod:`sitekit.figures_evidence`).
+  of ``docs/assets/evidence/<kind>.json`` (:mod:`figures.evidence`).
 * Notebook pages (see "Notebooks" below).
 * The 404 page of each language: ``404.html`` (Chinese) and ``en/404.html`` (English).
 * No head ``hreflang`` links (they make Material request a sitemap.xml per page: 404s).
@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from mkdocs.plugins import event_priority
 
-from sitekit import releases
+from sitekit.testing import releases
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -42,17 +42,16 @@ CONFIG_SCRIPT = re.compile(r'(<script id="__config" type="application/json">)(.*
 
 
 def all_figures() -> dict:
-    """`FIGURES` of every `sitekit/figures*.py` module: file pattern -> draw(lang)."""
+    """`FIGURES` of every chapter module of `figures/`: file pattern -> draw(lang)."""
     import importlib
     import pkgutil
 
-    import sitekit
+    import figures as package
 
-    figures = {}
-    for module in sorted(m.name for m in pkgutil.iter_modules(sitekit.__path__)):
-        if module.startswith("figures"):
-            figures.update(importlib.import_module(f"sitekit.{module}").FIGURES)
-    return figures
+    found = {}
+    for module in sorted(m.name for m in pkgutil.iter_modules(package.__path__)):
+        found.update(getattr(importlib.import_module(f"figures.{module}"), "FIGURES", {}))
+    return found
 
 
 def write_figures(docs_dir: Path) -> list[Path]:
@@ -77,13 +76,13 @@ def write_figures(docs_dir: Path) -> list[Path]:
 
 
 def on_pre_build(config, **kwargs):
-    from sitekit.notebooks import write_notebooks
+    from sitekit.build.notebooks import write_notebooks
 
     write_figures(Path(config["docs_dir"]))
     write_notebooks(Path(config["docs_dir"]), Path(config.config_file_path).parent, DEFAULT_LANGUAGE)
 
 
-#: A line of a page where the measured results of one results file go (sitekit/figures_evidence.py).
+#: A line of a page where the measured results of one results file go (figures/evidence.py).
 EVIDENCE_MARKER = re.compile(r"^<!-- evidence: (?P<kind>[a-z]+) -->$", re.MULTILINE)
 
 #: Chinese text and punctuation (CJK ideographs, CJK symbols, full-width forms).
@@ -134,7 +133,7 @@ def join_cjk_lines(markdown: str) -> str:
 def on_page_markdown(markdown: str, page, config, **kwargs):
     """Chinese pages: join the soft line breaks of their paragraphs (join_cjk_lines). Every page:
     replace each evidence marker with the tables and charts of its results file, and the releases
-    marker with the tables of the releases' results files (sitekit/releases.py)."""
+    marker with the tables of the releases' results files (sitekit/testing/releases.py)."""
     lang = _current_language(config)
     if lang == "zh":
         markdown = join_cjk_lines(markdown)
@@ -143,7 +142,7 @@ def on_page_markdown(markdown: str, page, config, **kwargs):
         markdown = markdown.replace(releases.MARKER, table)
     if "<!-- evidence:" not in markdown:
         return markdown
-    from sitekit.figures_evidence import page_markdown
+    from figures.evidence import page_markdown
 
     site_root = "../" * page.url.count("/")  # "en/evidence/" -> "../../"
     return EVIDENCE_MARKER.sub(lambda m: page_markdown(m.group("kind"), lang, site_root=site_root), markdown)
@@ -200,7 +199,7 @@ def patch_search_worker(site_dir: Path) -> Path:
     if count != 1:
         raise RuntimeError(
             f"{worker.name}: Material's query segmentation loop not found ({count} matches); "
-            "check whether the new Material version still needs the fix in sitekit/hooks.py"
+            "check whether the new Material version still needs the fix in sitekit/build/hooks.py"
         )
     worker.write_text(patched, encoding="utf-8")
     return worker
@@ -359,12 +358,12 @@ def _is_notebook_page(page) -> bool:
 
 
 def on_page_content(html: str, page, config, files, **kwargs):
-    """Notebook pages: Material's markup instead of JupyterLab's (see sitekit.notebooks.page_html)."""
+    """Notebook pages: Material's markup instead of JupyterLab's (see sitekit.build.notebooks.page_html)."""
     if not _is_notebook_page(page):
         return html
     from mkdocs.structure.toc import get_toc
 
-    from sitekit.notebooks import META, page_html, site_url
+    from sitekit.build.notebooks import META, page_html, site_url
 
     notebook = json.loads(Path(page.file.abs_src_path).read_text(encoding="utf-8"))
     ui = config["extra"]["ui"][config["theme"]["language"]]

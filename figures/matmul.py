@@ -3,14 +3,14 @@
 Shapes come from real tensors: the result's shape is ``(torch.zeros(a) @ torch.zeros(b)).shape``
 and is checked against ``snippets.matmul.matmul_shape``. Batch dims are drawn aligned from the
 right; the matrix dims (m, k) and (k, n) are drawn apart, with the contracted dim k marked in both
-operands and missing from the result. Hand-written SVG, like :mod:`sitekit.figures`.
+operands and missing from the result. Hand-written SVG, like :mod:`figures.shapes`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from sitekit import svg
+from figures import svg
 from snippets.matmul import matmul_shape
 
 CELL_W, CELL_H = 58, 36

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from sitekit import svg
+from figures import svg
 from snippets.shapes import split_heads
 
 CELL = 34

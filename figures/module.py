@@ -4,14 +4,14 @@ tensor after every step.
 The shapes are not typed in: :func:`flow_steps` runs a ``MultiHeadAttention`` step by step with
 the chapter's own functions (``snippets.module`` and ``snippets.shapes``), reads ``.shape`` after
 every step, and checks that the result equals the module's own forward pass. Hand-written SVG,
-like :mod:`sitekit.figures`.
+like :mod:`figures.shapes`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from sitekit import svg
+from figures import svg
 from snippets.masking import padding_mask
 from snippets.module import (
     MultiHeadAttention,
