@@ -25,7 +25,7 @@ LABELS = {
     "en": {
         "speedup_title": "Q·Kᵀ, float32: Python loop (B·H matmuls) vs one bmm; speed-up = loop time / bmm time",
         "speedup_axis": "speed-up (log scale)",
-        "time_title": "Self-attention, one call (L = S, B={B}, H={H}, D={D}, {dtype}): median time",
+        "time_title": "Self-attention, one call (L = S, B={B}, H={H}, D={D}, {dtype}): time per call",
         "memory_title": "Self-attention, one call (L = S, B={B}, H={H}, D={D}, {dtype}): memory it allocates",
         "time_axis": "ms per call (log scale)",
         "time_alt": "Attention time per call against the sequence length",
@@ -66,8 +66,8 @@ LABELS = {
                         "aten_ops": ("On the CPU nothing is launched: matmul calls are the matrix-multiply "
                                      "operators (aten::mm, aten::bmm) the CPU profiler recorded for one call.")},
         "variant": "variant",
-        "time_caption": ("Median time per call (the nn.MultiheadAttention rows include its input and "
-                         "output projections, E = H·D):"),
+        "time_caption": ("Time per call, the mean of repeated calls after a warm-up (the "
+                         "nn.MultiheadAttention rows include its input and output projections, E = H·D):"),
         "memory_caption": ("CUDA memory one call allocates, at its peak, beyond what was allocated before "
                            "it (inputs and weights are not counted), in MiB:"),
         "unavailable": "not available",
@@ -90,7 +90,7 @@ LABELS = {
     "zh": {
         "speedup_title": "Q·Kᵀ，float32：Python 循环（B·H 次 matmul）与一次 bmm；加速比 = 循环时间 / bmm 时间",
         "speedup_axis": "加速比（对数刻度）",
-        "time_title": "自注意力单次调用（L = S，B={B}，H={H}，D={D}，{dtype}）：时间中位数",
+        "time_title": "自注意力单次调用（L = S，B={B}，H={H}，D={D}，{dtype}）：每次调用的时间",
         "memory_title": "自注意力单次调用（L = S，B={B}，H={H}，D={D}，{dtype}）：分配的显存",
         "time_axis": "每次调用的毫秒数（对数刻度）",
         "time_alt": "注意力每次调用的时间随序列长度的变化",
@@ -129,7 +129,7 @@ LABELS = {
                         "aten_ops": ("CPU 上没有内核启动：矩阵乘法调用次数是 CPU 性能分析器为一次调用记录的"
                                      "矩阵乘法算子（aten::mm、aten::bmm）个数。")},
         "variant": "实现方式",
-        "time_caption": "每次调用的时间中位数（nn.MultiheadAttention 各行包含它的输入与输出投影，E = H·D）：",
+        "time_caption": "每次调用的时间，取预热之后多次调用的平均值（nn.MultiheadAttention 各行包含它的输入与输出投影，E = H·D）：",
         "memory_caption": "一次调用分配的 CUDA 显存峰值，只计调用前已分配之外的部分（不含输入和权重），单位 MiB：",
         "unavailable": "不可用",
         "unavailable_reason": "不可用：`{error}`",

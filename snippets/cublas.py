@@ -1,25 +1,27 @@
 """Chapter 3 — cuBLAS batched GEMM (cuBLAS 批量 GEMM).
 
-Included section by section by ``docs/cublas.zh.md`` and ``docs/cublas.en.md``. Sections that hold
-functions run as code on the page; the sections inside ``SESSIONS`` are interactive sessions,
-checked as doctests. Sections whose name starts with ``gpu_`` need a CUDA GPU: they are skipped
-elsewhere. Names follow the math: B batch, H heads, L sequence length, D head_dim.
+Included section by section by ``docs/cublas.zh.md`` and ``docs/cublas.en.md``. Sections that
+hold functions run as code on the page; the sections inside ``sessions()`` are sessions: under
+each statement, what it shows in ``#>`` lines, checked by the tests. Sections whose name starts
+with ``gpu_`` need a CUDA GPU: they are skipped elsewhere. Names follow the math: B batch, H
+heads, L sequence length, D head_dim.
 """
 
 # --8<-- [start:imports]
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections import Counter
 from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
 from torch.profiler import ProfilerActivity, profile
+from torch.utils import benchmark
+
+from snippets.matmul import count_ops, matmul_ops  # chapter 2: aten:: ops of one call
+from snippets.shapes import positive_int  # chapter 1: ValueError unless a positive int
 # --8<-- [end:imports]
 
 
@@ -97,16 +99,6 @@ def strided_batched_gemm(a_mem: torch.Tensor, a: StridedBatch,
         c[i] = matrix_at(a_mem, a, i) @ matrix_at(b_mem, b, i)  # (m, k) @ (k, n) -> (m, n)
     return c
 # --8<-- [end:strided_batched_gemm]
-
-
-# --8<-- [start:op_counts]
-def op_counts(fn, names=("aten::bmm", "aten::mm", "aten::clone")) -> dict:
-    """Run fn() under the CPU profiler; how many times each ATen operator in `names` ran."""
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        fn()
-    seen = Counter(event.name for event in prof.events())
-    return {name: seen[name] for name in names}
-# --8<-- [end:op_counts]
 
 
 # --8<-- [start:cublas_log_of_bmm]
@@ -202,12 +194,18 @@ def tf32_errors(count: int = 8, m: int = 256, k: int = 1024, n: int = 256) -> di
 
 
 # --8<-- [start:time_loop_vs_batched]
+def seconds_per_call(fn, repeat: int = 5) -> float:
+    """Seconds per fn() call over `repeat` timed calls, after a warm-up. torch's Timer
+    waits for the GPU before it reads the clock; it uses this process's threads."""
+    threads = torch.get_num_threads()
+    timer = benchmark.Timer("fn()", globals={"fn": fn}, num_threads=threads)
+    return timer.timeit(positive_int("repeat", repeat)).median
+
+
 def time_loop_vs_batched(B: int, H: int, L: int, D: int, device="cpu", repeat: int = 5) -> dict:
-    """Median seconds of Q·Kᵀ for B·H heads: a Python loop of B·H matmuls vs one bmm."""
+    """Seconds per call of Q·Kᵀ for B·H heads: a loop of B·H matmuls vs one bmm."""
     for name, value in {"B": B, "H": H, "L": L, "D": D, "repeat": repeat}.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    cuda = torch.device(device).type == "cuda"
+        positive_int(name, value)
     q = torch.randn(B * H, L, D, device=device)  # (B·H, L, D)
     k = torch.randn(B * H, L, D, device=device)  # (B·H, L, D)
 
@@ -217,200 +215,182 @@ def time_loop_vs_batched(B: int, H: int, L: int, D: int, device="cpu", repeat: i
     def batched():
         return torch.bmm(q, k.transpose(1, 2))  # (B·H, L, L) in one call
 
-    def median_seconds(fn) -> float:
-        fn()  # warm-up: one-time setup is not timed
-        times = []
-        for _ in range(repeat):
-            if cuda:
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            fn()
-            if cuda:
-                torch.cuda.synchronize()  # GPU work is asynchronous: wait for it to finish
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    return {"loop_s": median_seconds(loop), "batched_s": median_seconds(batched)}
+    loop_s = seconds_per_call(loop, repeat)
+    batched_s = seconds_per_call(batched, repeat)
+    return {"loop_s": loop_s, "batched_s": batched_s}
 # --8<-- [end:time_loop_vs_batched]
 
 
-SESSIONS = r"""
-# --8<-- [start:bmm_is_many_gemms]
->>> B, H, L, D = 2, 3, 3, 2
->>> q = torch.arange(B * H * L * D).view(B * H, L, D)  # (B·H, L, D): B·H matrices of L x D
->>> k = torch.arange(B * H * L * D).flip(0).view(B * H, L, D)  # (B·H, L, D)
->>> scores = torch.bmm(q, k.transpose(1, 2))  # (B·H, L, L)
->>> scores.shape
-torch.Size([6, 3, 3])
->>> torch.equal(scores, torch.stack([q[i] @ k[i].T for i in range(B * H)]))
-True
-# --8<-- [end:bmm_is_many_gemms]
+def sessions():
+    """The chapter's sessions, run section by section by the pages, in page order; not
+    run on import. One function body, so the names a section leaves for the next are
+    plain to see. Under each statement, its output in ``#>`` lines."""
+    # --8<-- [start:bmm_is_many_gemms]
+    B, H, L, D = 2, 3, 3, 2
+    q = torch.arange(B * H * L * D).view(B * H, L, D)  # (B·H, L, D): B·H matrices of L x D
+    k = torch.arange(B * H * L * D).flip(0).view(B * H, L, D)  # (B·H, L, D)
+    scores = torch.bmm(q, k.transpose(1, 2))  # (B·H, L, L)
+    scores.shape
+    #> torch.Size([6, 3, 3])
+    torch.equal(scores, torch.stack([q[i] @ k[i].T for i in range(B * H)]))
+    #> True
+    # --8<-- [end:bmm_is_many_gemms]
 
-# --8<-- [start:strided_contiguous]
->>> q.stride()
-(6, 2, 1)
->>> strided_batch_params(q)
-StridedBatch(offset=0, count=6, stride=6, rows=3, cols=2, ld=2, order='row-major')
->>> [q[i].storage_offset() for i in range(B * H)]
-[0, 6, 12, 18, 24, 30]
->>> kT = k.transpose(1, 2)  # (B·H, D, L): a view, no copy
->>> kT.stride()
-(6, 1, 2)
->>> strided_batch_params(kT)
-StridedBatch(offset=0, count=6, stride=6, rows=2, cols=3, ld=2, order='column-major')
-# --8<-- [end:strided_contiguous]
+    # --8<-- [start:strided_contiguous]
+    q.stride()
+    #> (6, 2, 1)
+    strided_batch_params(q)
+    #> StridedBatch(offset=0, count=6, stride=6, rows=3, cols=2, ld=2, order='row-major')
+    [q[i].storage_offset() for i in range(B * H)]
+    #> [0, 6, 12, 18, 24, 30]
+    kT = k.transpose(1, 2)  # (B·H, D, L): a view, no copy
+    kT.stride()
+    #> (6, 1, 2)
+    strided_batch_params(kT)
+    #> StridedBatch(offset=0, count=6, stride=6, rows=2, cols=3, ld=2, order='column-major')
+    # --8<-- [end:strided_contiguous]
 
-# --8<-- [start:permuted_batch]
->>> x = torch.arange(B * L * H * D).view(B, L, H * D)  # (B, L, E): a projection's output
->>> q4 = x.view(B, L, H, D).transpose(1, 2)  # (B, H, L, D): split heads, a view
->>> q4.stride()
-(18, 2, 6, 1)
->>> [q4[b, h].storage_offset() for b in range(B) for h in range(H)]
-[0, 2, 4, 18, 20, 22]
->>> strided_batch_params(q4)
-Traceback (most recent call last):
-  ...
-ValueError: the batch dims (2, 3) with strides (18, 2) cannot be walked with one stride: a dim of stride 2 and size 3 ends at 6, but the next matrix along the outer dim starts at 18; make the batch contiguous first (.contiguous(), or reshape, which copies)
-# --8<-- [end:permuted_batch]
+    # --8<-- [start:permuted_batch]
+    x = torch.arange(B * L * H * D).view(B, L, H * D)  # (B, L, E): a projection's output
+    q4 = x.view(B, L, H, D).transpose(1, 2)  # (B, H, L, D): split heads, a view
+    q4.stride()
+    #> (18, 2, 6, 1)
+    [q4[b, h].storage_offset() for b in range(B) for h in range(H)]
+    #> [0, 2, 4, 18, 20, 22]
+    strided_batch_params(q4)
+    #> ValueError: the batch dims (2, 3) with strides (18, 2) cannot be walked with one stride: a dim of stride 2 and size 3 ends at 6, but the next matrix along the outer dim starts at 18; make the batch contiguous first (.contiguous(), or reshape, which copies)
+    # --8<-- [end:permuted_batch]
 
-# --8<-- [start:reshape_copies]
->>> q4.view(B * H, L, D)
-Traceback (most recent call last):
-  ...
-RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.
->>> q3 = q4.reshape(B * H, L, D)  # (B·H, L, D): merging B and H forces a copy here
->>> q3.data_ptr() == x.data_ptr()
-False
->>> qc = q4.contiguous()  # (B, H, L, D): copied into B -> H -> L -> D order
->>> qc.view(B * H, L, D).data_ptr() == qc.data_ptr()
-True
->>> torch.equal(qc.view(B * H, L, D), q3)
-True
->>> strided_batch_params(qc.view(B * H, L, D))
-StridedBatch(offset=0, count=6, stride=6, rows=3, cols=2, ld=2, order='row-major')
->>> strided_batch_params(qc) == strided_batch_params(qc.view(B * H, L, D))
-True
-# --8<-- [end:reshape_copies]
+    # --8<-- [start:reshape_copies]
+    q4.view(B * H, L, D)
+    #> RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.
+    q3 = q4.reshape(B * H, L, D)  # (B·H, L, D): merging B and H forces a copy here
+    q3.data_ptr() == x.data_ptr()
+    #> False
+    qc = q4.contiguous()  # (B, H, L, D): copied into B -> H -> L -> D order
+    qc.view(B * H, L, D).data_ptr() == qc.data_ptr()
+    #> True
+    torch.equal(qc.view(B * H, L, D), q3)
+    #> True
+    strided_batch_params(qc.view(B * H, L, D))
+    #> StridedBatch(offset=0, count=6, stride=6, rows=3, cols=2, ld=2, order='row-major')
+    strided_batch_params(qc) == strided_batch_params(qc.view(B * H, L, D))
+    #> True
+    # --8<-- [end:reshape_copies]
 
-# --8<-- [start:emulation]
->>> k4 = torch.arange(B * L * H * D).flip(0).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
->>> qb = q4.contiguous().view(B * H, L, D)  # (B·H, L, D)
->>> kbT = k4.contiguous().view(B * H, L, D).transpose(1, 2)  # (B·H, D, L)
->>> a, b = strided_batch_params(qb), strided_batch_params(kbT)
->>> a.stride, b.stride, a.order, b.order
-(6, 6, 'row-major', 'column-major')
->>> scores = strided_batched_gemm(qb, a, kbT, b)  # (B·H, L, L)
->>> scores.shape
-torch.Size([6, 3, 3])
->>> torch.equal(scores, torch.bmm(qb, kbT))
-True
->>> torch.equal(scores.view(B, H, L, L), q4 @ k4.transpose(-2, -1))
-True
-# --8<-- [end:emulation]
+    # --8<-- [start:emulation]
+    k4 = torch.arange(B * L * H * D).flip(0).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D)
+    qb = q4.contiguous().view(B * H, L, D)  # (B·H, L, D)
+    kbT = k4.contiguous().view(B * H, L, D).transpose(1, 2)  # (B·H, D, L)
+    a, b = strided_batch_params(qb), strided_batch_params(kbT)
+    a.stride, b.stride, a.order, b.order
+    #> (6, 6, 'row-major', 'column-major')
+    scores = strided_batched_gemm(qb, a, kbT, b)  # (B·H, L, L)
+    scores.shape
+    #> torch.Size([6, 3, 3])
+    torch.equal(scores, torch.bmm(qb, kbT))
+    #> True
+    torch.equal(scores.view(B, H, L, L), q4 @ k4.transpose(-2, -1))
+    #> True
+    # --8<-- [end:emulation]
 
-# --8<-- [start:cpu_profiler]
->>> qf = torch.randn(B * H, L, D)  # (B·H, L, D)
->>> kf = torch.randn(B * H, L, D)  # (B·H, L, D)
->>> op_counts(lambda: qf @ kf.transpose(1, 2))
-{'aten::bmm': 1, 'aten::mm': 0, 'aten::clone': 0}
->>> op_counts(lambda: [qf[i] @ kf[i].T for i in range(B * H)])
-{'aten::bmm': 0, 'aten::mm': 6, 'aten::clone': 0}
->>> q4f = torch.randn(B, L, H * D).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D) view
->>> op_counts(lambda: q4f @ q4f.transpose(-2, -1))
-{'aten::bmm': 1, 'aten::mm': 0, 'aten::clone': 2}
->>> q4c = q4f.contiguous()  # (B, H, L, D), memory in B -> H -> L -> D order
->>> op_counts(lambda: q4c @ q4c.transpose(-2, -1))
-{'aten::bmm': 1, 'aten::mm': 0, 'aten::clone': 0}
->>> torch.backends.mkl.is_available(), torch.backends.mkldnn.is_available()
-(True, True)
-# --8<-- [end:cpu_profiler]
+    # --8<-- [start:cpu_profiler]
+    qf = torch.randn(B * H, L, D)  # (B·H, L, D)
+    kf = torch.randn(B * H, L, D)  # (B·H, L, D)
+    matmul_ops(count_ops(lambda: qf @ kf.transpose(1, 2)))
+    #> {'aten::bmm': 1}
+    matmul_ops(count_ops(lambda: [qf[i] @ kf[i].T for i in range(B * H)]))
+    #> {'aten::mm': 6}
+    q4f = torch.randn(B, L, H * D).view(B, L, H, D).transpose(1, 2)  # (B, H, L, D) view
+    matmul_ops(count_ops(lambda: q4f @ q4f.transpose(-2, -1)))
+    #> {'aten::bmm': 1, 'aten::clone': 2}
+    q4c = q4f.contiguous()  # (B, H, L, D), memory in B -> H -> L -> D order
+    matmul_ops(count_ops(lambda: q4c @ q4c.transpose(-2, -1)))
+    #> {'aten::bmm': 1}
+    torch.backends.mkl.is_available(), torch.backends.mkldnn.is_available()
+    #> (True, True)
+    # --8<-- [end:cpu_profiler]
 
-# --8<-- [start:blas_library]
->>> torch.backends.cuda.preferred_blas_library().name  # nothing asked for: cuBLAS
-'Cublas'
-# --8<-- [end:blas_library]
+    # --8<-- [start:blas_library]
+    torch.backends.cuda.preferred_blas_library().name  # nothing asked for: cuBLAS
+    #> 'Cublas'
+    # --8<-- [end:blas_library]
 
-# --8<-- [start:gpu_cublas_log]
->>> import torch
->>> from snippets.cublas import cublas_log_of_bmm
->>> log = cublas_log_of_bmm("float32")
->>> "cublasSgemmStridedBatched" in log
-True
->>> "cublasSgemmBatched" in log
-False
->>> "cublasGemmStridedBatchedEx" in cublas_log_of_bmm("float16")
-True
-# --8<-- [end:gpu_cublas_log]
+    # --8<-- [start:gpu_cublas_log]
+    from snippets.cublas import cublas_log_of_bmm
+    log = cublas_log_of_bmm("float32")
+    "cublasSgemmStridedBatched" in log
+    #> True
+    "cublasSgemmBatched" in log
+    #> False
+    "cublasGemmStridedBatchedEx" in cublas_log_of_bmm("float16")
+    #> True
+    # --8<-- [end:gpu_cublas_log]
 
-# --8<-- [start:gpu_one_launch]
->>> import torch
->>> from snippets.cublas import cuda_kernels
->>> B, H, L, D = 2, 4, 1024, 64
->>> q = torch.randn(B * H, L, D, device="cuda")  # (B·H, L, D)
->>> k = torch.randn(B * H, L, D, device="cuda")  # (B·H, L, D)
->>> batched = cuda_kernels(lambda: torch.bmm(q, k.transpose(1, 2)))  # (B·H, L, L)
->>> loop = cuda_kernels(lambda: [q[i] @ k[i].T for i in range(B * H)])  # B·H x (L, L)
->>> len(batched), len(loop)
-(1, 8)
->>> name, (gx, gy, gz) = batched[0]
->>> gx * gy * gz > B * H
-True
-# --8<-- [end:gpu_one_launch]
+    # --8<-- [start:gpu_one_launch]
+    import torch
+    from snippets.cublas import cuda_kernels
+    B, H, L, D = 2, 4, 1024, 64
+    q = torch.randn(B * H, L, D, device="cuda")  # (B·H, L, D)
+    k = torch.randn(B * H, L, D, device="cuda")  # (B·H, L, D)
+    batched = cuda_kernels(lambda: torch.bmm(q, k.transpose(1, 2)))  # (B·H, L, L)
+    loop = cuda_kernels(lambda: [q[i] @ k[i].T for i in range(B * H)])  # B·H x (L, L)
+    len(batched), len(loop)
+    #> (1, 8)
+    name, (gx, gy, gz) = batched[0]
+    gx * gy * gz > B * H
+    #> True
+    # --8<-- [end:gpu_one_launch]
 
-# --8<-- [start:tf32_settings]
->>> torch.backends.cuda.matmul.allow_tf32  # the legacy flag: off by default
-False
->>> torch.set_float32_matmul_precision("high")  # allow TF32 in float32 matmuls
->>> torch.backends.cuda.matmul.allow_tf32
-True
->>> torch.set_float32_matmul_precision("highest")  # the default: full float32
->>> torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision()
-(False, 'highest')
-# --8<-- [end:tf32_settings]
+    # --8<-- [start:tf32_settings]
+    torch.backends.cuda.matmul.allow_tf32  # the legacy flag: off by default
+    #> False
+    torch.set_float32_matmul_precision("high")  # allow TF32 in float32 matmuls
+    torch.backends.cuda.matmul.allow_tf32
+    #> True
+    torch.set_float32_matmul_precision("highest")  # the default: full float32
+    torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision()
+    #> (False, 'highest')
+    # --8<-- [end:tf32_settings]
 
-# --8<-- [start:tf32_fp32_precision]
->>> matmul = torch.backends.cuda.matmul
->>> matmul.fp32_precision  # "highest" above wrote the new setting too
-'ieee'
->>> matmul.fp32_precision = "tf32"  # TF32 on, through the new API alone
->>> matmul.allow_tf32  # the legacy record still says "highest"
-Traceback (most recent call last):
-  ...
-RuntimeError: PyTorch is checking whether allow_tf32_new is enabled for cuBlas matmul,Current status indicate that you have used mix of the legacy and new APIs to set the TF32 status for cublas matmul. We suggest only using the new API to set the TF32 flag. See also: https://pytorch.org/docs/main/notes/cuda.html#tensorfloat-32-tf32-on-ampere-and-later-devices
->>> matmul.fp32_precision = "none"  # not set, as at the start
->>> torch.backends.mkldnn.matmul.fp32_precision = "none"  # "highest" set oneDNN's too
->>> matmul.allow_tf32, matmul.fp32_precision
-(False, 'none')
-# --8<-- [end:tf32_fp32_precision]
+    # --8<-- [start:tf32_fp32_precision]
+    matmul = torch.backends.cuda.matmul
+    matmul.fp32_precision  # "highest" above wrote the new setting too
+    #> 'ieee'
+    matmul.fp32_precision = "tf32"  # TF32 on, through the new API alone
+    matmul.allow_tf32  # the legacy record still says "highest"
+    #> RuntimeError: PyTorch is checking whether allow_tf32_new is enabled for cuBlas matmul,Current status indicate that you have used mix of the legacy and new APIs to set the TF32 status for cublas matmul. We suggest only using the new API to set the TF32 flag. See also: https://pytorch.org/docs/main/notes/cuda.html#tensorfloat-32-tf32-on-ampere-and-later-devices
+    matmul.fp32_precision = "none"  # not set, as at the start
+    torch.backends.mkldnn.matmul.fp32_precision = "none"  # "highest" set oneDNN's too
+    matmul.allow_tf32, matmul.fp32_precision
+    #> (False, 'none')
+    # --8<-- [end:tf32_fp32_precision]
 
-# --8<-- [start:gpu_tf32]
->>> import torch
->>> from snippets.cublas import tf32_api, tf32_errors
->>> before = getattr(torch.backends.cuda.matmul, tf32_api())
->>> err = tf32_errors()
->>> err["fp32"] < 1e-5, err["tf32"] > 1e-5, err["tf32"] > 10 * err["fp32"]
-(True, True, True)
->>> getattr(torch.backends.cuda.matmul, tf32_api()) == before  # restored
-True
-# --8<-- [end:gpu_tf32]
+    # --8<-- [start:gpu_tf32]
+    import torch
+    from snippets.cublas import tf32_api, tf32_errors
+    before = getattr(torch.backends.cuda.matmul, tf32_api())
+    err = tf32_errors()
+    err["fp32"] < 1e-5, err["tf32"] > 1e-5, err["tf32"] > 10 * err["fp32"]
+    #> (True, True, True)
+    getattr(torch.backends.cuda.matmul, tf32_api()) == before  # restored
+    #> True
+    # --8<-- [end:gpu_tf32]
 
-# --8<-- [start:timing_cpu]
->>> t = time_loop_vs_batched(B=2, H=3, L=8, D=4, repeat=3)
->>> sorted(t)
-['batched_s', 'loop_s']
->>> all(isinstance(s, float) and s > 0 for s in t.values())
-True
->>> time_loop_vs_batched(B=2, H=0, L=8, D=4)
-Traceback (most recent call last):
-  ...
-ValueError: H must be a positive int, got 0
-# --8<-- [end:timing_cpu]
+    # --8<-- [start:timing_cpu]
+    t = time_loop_vs_batched(B=2, H=3, L=8, D=4, repeat=3)
+    sorted(t)
+    #> ['batched_s', 'loop_s']
+    all(isinstance(s, float) and s > 0 for s in t.values())
+    #> True
+    time_loop_vs_batched(B=2, H=0, L=8, D=4)
+    #> ValueError: H must be a positive int, got 0
+    # --8<-- [end:timing_cpu]
 
-# --8<-- [start:gpu_timing]
->>> import torch
->>> from snippets.cublas import time_loop_vs_batched
->>> t = time_loop_vs_batched(B=8, H=16, L=128, D=64, device="cuda", repeat=10)
->>> t["loop_s"] > t["batched_s"]
-True
-# --8<-- [end:gpu_timing]
-"""
+    # --8<-- [start:gpu_timing]
+    import torch
+    from snippets.cublas import time_loop_vs_batched
+    t = time_loop_vs_batched(B=8, H=16, L=128, D=64, device="cuda", repeat=10)
+    t["loop_s"] > t["batched_s"]
+    #> True
+    # --8<-- [end:gpu_timing]

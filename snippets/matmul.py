@@ -1,10 +1,10 @@
 """Chapter 2 — Broadcasting batched matmul (广播批量矩阵乘法).
 
 Included section by section by ``docs/matmul.zh.md`` and ``docs/matmul.en.md``. Sections that
-hold functions run as code on the page; the sections inside ``SESSIONS`` are interactive
-sessions, checked as doctests. Names follow the math: B batch, H heads, L query length, S key
-length, D head_dim, E hidden size; m, k, n are the matrix dims of ``(..., m, k) @ (..., k, n)``,
-k being the contracted dimension.
+hold functions run as code on the page; the sections inside ``sessions()`` are sessions: under
+each statement, what it shows in ``#>`` lines, checked by the tests. Names follow the math: B
+batch, H heads, L query length, S key length, D head_dim, E hidden size; m, k, n are the matrix
+dims of ``(..., m, k) @ (..., k, n)``, k being the contracted dimension.
 """
 
 # --8<-- [start:imports]
@@ -129,272 +129,264 @@ def gemm_shapes(fn, *args) -> list:
 # --8<-- [end:count_ops]
 
 
-SESSIONS = r"""
-# --8<-- [start:rule]
->>> a = torch.arange(6).view(2, 3)  # (m, k) = (2, 3)
->>> b = torch.arange(12).view(3, 4)  # (k, n) = (3, 4)
->>> c = a @ b  # (m, n) = (2, 4): k is gone
->>> c.shape
-torch.Size([2, 4])
->>> c[1, 2] == sum(a[1, j] * b[j, 2] for j in range(3))
-tensor(True)
->>> A = torch.arange(24).view(2, 3, 4)  # (batch, m, k) = (2, 3, 4)
->>> Bm = torch.arange(40).view(2, 4, 5)  # (batch, k, n) = (2, 4, 5)
->>> (A @ Bm).shape
-torch.Size([2, 3, 5])
->>> torch.equal(A @ Bm, torch.stack([A[0] @ Bm[0], A[1] @ Bm[1]]))
-True
-# --8<-- [end:rule]
+def sessions():
+    """The chapter's sessions, run section by section by the pages, in page order; not
+    run on import. One function body, so the names a section leaves for the next are
+    plain to see. Under each statement, its output in ``#>`` lines."""
+    # --8<-- [start:rule]
+    a = torch.arange(6).view(2, 3)  # (m, k) = (2, 3)
+    b = torch.arange(12).view(3, 4)  # (k, n) = (3, 4)
+    c = a @ b  # (m, n) = (2, 4): k is gone
+    c.shape
+    #> torch.Size([2, 4])
+    c[1, 2] == sum(a[1, j] * b[j, 2] for j in range(3))
+    #> tensor(True)
+    A = torch.arange(24).view(2, 3, 4)  # (batch, m, k) = (2, 3, 4)
+    Bm = torch.arange(40).view(2, 4, 5)  # (batch, k, n) = (2, 4, 5)
+    (A @ Bm).shape
+    #> torch.Size([2, 3, 5])
+    torch.equal(A @ Bm, torch.stack([A[0] @ Bm[0], A[1] @ Bm[1]]))
+    #> True
+    # --8<-- [end:rule]
 
-# --8<-- [start:broadcast]
->>> (torch.zeros(2, 1, 3, 4) @ torch.zeros(5, 4, 6)).shape
-torch.Size([2, 5, 3, 6])
->>> W = torch.zeros(4, 6)  # a 2-D weight: no batch dims at all
->>> (torch.zeros(7, 3, 4) @ W).shape, (torch.zeros(2, 7, 3, 4) @ W).shape
-(torch.Size([7, 3, 6]), torch.Size([2, 7, 3, 6]))
->>> A = torch.randint(-3, 4, (2, 1, 3, 4)).float()  # (B, 1, L, D)
->>> K = torch.randint(-3, 4, (5, 4, 6)).float()  # (H, D, S)
->>> torch.equal(A @ K, A.expand(2, 5, 3, 4) @ K.expand(2, 5, 4, 6))
-True
-# --8<-- [end:broadcast]
+    # --8<-- [start:broadcast]
+    (torch.zeros(2, 1, 3, 4) @ torch.zeros(5, 4, 6)).shape
+    #> torch.Size([2, 5, 3, 6])
+    W = torch.zeros(4, 6)  # a 2-D weight: no batch dims at all
+    (torch.zeros(7, 3, 4) @ W).shape, (torch.zeros(2, 7, 3, 4) @ W).shape
+    #> (torch.Size([7, 3, 6]), torch.Size([2, 7, 3, 6]))
+    A = torch.randint(-3, 4, (2, 1, 3, 4)).float()  # (B, 1, L, D)
+    K = torch.randint(-3, 4, (5, 4, 6)).float()  # (H, D, S)
+    torch.equal(A @ K, A.expand(2, 5, 3, 4) @ K.expand(2, 5, 4, 6))
+    #> True
+    # --8<-- [end:broadcast]
 
-# --8<-- [start:matmul_shape_examples]
->>> cases = [((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 6)), ((3, 4), (7, 2, 4, 5)),
-...          ((8, 4), (4,)), ((4,), (2, 4, 3))]
->>> [tuple(matmul_shape(a, b)) for a, b in cases]
-[(2, 3, 5), (2, 5, 3, 6), (7, 2, 3, 5), (8,), (2, 3)]
->>> all(matmul_shape(a, b) == (torch.empty(a) @ torch.empty(b)).shape for a, b in cases)
-True
-# --8<-- [end:matmul_shape_examples]
+    # --8<-- [start:matmul_shape_examples]
+    cases = [((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 6)), ((3, 4), (7, 2, 4, 5)),
+             ((8, 4), (4,)), ((4,), (2, 4, 3))]
+    [tuple(matmul_shape(a, b)) for a, b in cases]
+    #> [(2, 3, 5), (2, 5, 3, 6), (7, 2, 3, 5), (8,), (2, 3)]
+    all(matmul_shape(a, b) == (torch.empty(a) @ torch.empty(b)).shape for a, b in cases)
+    #> True
+    # --8<-- [end:matmul_shape_examples]
 
-# --8<-- [start:shape_errors]
->>> q = torch.zeros(2, 4, 3, 8)  # (B, H, L, D)
->>> k = torch.zeros(2, 4, 5, 8)  # (B, H, S, D)
->>> q @ k
-Traceback (most recent call last):
-  ...
-RuntimeError: Expected size for first two dimensions of batch2 tensor to be: [8, 8] but got: [8, 5].
->>> matmul_shape(q.shape, k.shape)
-Traceback (most recent call last):
-  ...
-ValueError: contracted dimension k does not match: a (2, 4, 3, 8) has k=8 in its last dim, b (2, 4, 5, 8) has 5 in its second-to-last dim
->>> torch.zeros(2, 3, 4) @ torch.zeros(5, 6)
-Traceback (most recent call last):
-  ...
-RuntimeError: mat1 and mat2 shapes cannot be multiplied (6x4 and 5x6)
->>> q @ torch.zeros(3, 4, 8, 5)
-Traceback (most recent call last):
-  ...
-RuntimeError: The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0
->>> matmul_shape(q.shape, (3, 4, 8, 5))
-Traceback (most recent call last):
-  ...
-ValueError: batch dims (2, 4) of a (2, 4, 3, 8) and (3, 4) of b (3, 4, 8, 5) cannot broadcast: at dim -4 the sizes 2 and 3 differ and neither is 1
-# --8<-- [end:shape_errors]
+    # --8<-- [start:shape_errors]
+    q = torch.zeros(2, 4, 3, 8)  # (B, H, L, D)
+    k = torch.zeros(2, 4, 5, 8)  # (B, H, S, D)
+    q @ k
+    #> RuntimeError: Expected size for first two dimensions of batch2 tensor to be: [8, 8] but got: [8, 5].
+    matmul_shape(q.shape, k.shape)
+    #> ValueError: contracted dimension k does not match: a (2, 4, 3, 8) has k=8 in its last dim, b (2, 4, 5, 8) has 5 in its second-to-last dim
+    torch.zeros(2, 3, 4) @ torch.zeros(5, 6)
+    #> RuntimeError: mat1 and mat2 shapes cannot be multiplied (6x4 and 5x6)
+    q @ torch.zeros(3, 4, 8, 5)
+    #> RuntimeError: The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0
+    matmul_shape(q.shape, (3, 4, 8, 5))
+    #> ValueError: batch dims (2, 4) of a (2, 4, 3, 8) and (3, 4) of b (3, 4, 8, 5) cannot broadcast: at dim -4 the sizes 2 and 3 differ and neither is 1
+    # --8<-- [end:shape_errors]
 
-# --8<-- [start:scores_equal]
->>> B, H, L, S, D = 2, 3, 4, 5, 8
->>> q = torch.randint(-3, 4, (B, H, L, D)).float()  # small integers: every sum is exact
->>> k = torch.randint(-3, 4, (B, H, S, D)).float()
->>> scores = q @ k.transpose(-2, -1)  # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
->>> scores.shape
-torch.Size([2, 3, 4, 5])
->>> torch.equal(scores, scores_loop(q, k))
-True
->>> torch.equal(scores, torch.einsum("bhld,bhsd->bhls", q, k))
-True
->>> torch.equal(scores, scores_bmm(q, k))
-True
-# --8<-- [end:scores_equal]
+    # --8<-- [start:scores_equal]
+    B, H, L, S, D = 2, 3, 4, 5, 8
+    q = torch.randint(-3, 4, (B, H, L, D)).float()  # small integers: every sum is exact
+    k = torch.randint(-3, 4, (B, H, S, D)).float()
+    scores = q @ k.transpose(-2, -1)  # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
+    scores.shape
+    #> torch.Size([2, 3, 4, 5])
+    torch.equal(scores, scores_loop(q, k))
+    #> True
+    torch.equal(scores, torch.einsum("bhld,bhsd->bhls", q, k))
+    #> True
+    torch.equal(scores, scores_bmm(q, k))
+    #> True
+    # --8<-- [end:scores_equal]
 
-# --8<-- [start:linear_ops]
->>> B, L, E, hd = 32, 128, 512, 64
->>> x = torch.randint(-3, 4, (B, L, E)).float()  # small integers: every sum is exact
->>> proj = nn.Linear(E, hd)
->>> proj(x).shape
-torch.Size([32, 128, 64])
->>> matmul_ops(count_ops(proj, x))
-{'aten::addmm': 1}
->>> gemm_shapes(proj, x)
-[('aten::addmm', [(64,), (4096, 512), (512, 64)])]
-# --8<-- [end:linear_ops]
+    # --8<-- [start:linear_ops]
+    B, L, E, hd = 32, 128, 512, 64
+    x = torch.randint(-3, 4, (B, L, E)).float()  # small integers: every sum is exact
+    proj = nn.Linear(E, hd)
+    proj(x).shape
+    #> torch.Size([32, 128, 64])
+    matmul_ops(count_ops(proj, x))
+    #> {'aten::addmm': 1}
+    gemm_shapes(proj, x)
+    #> [('aten::addmm', [(64,), (4096, 512), (512, 64)])]
+    # --8<-- [end:linear_ops]
 
-# --8<-- [start:fold_ops]
->>> W = torch.randint(-3, 4, (E, hd)).float()  # (512, 64)
->>> (x @ W).shape
-torch.Size([32, 128, 64])
->>> matmul_ops(count_ops(torch.matmul, x, W))
-{'aten::mm': 1}
->>> gemm_shapes(torch.matmul, x, W)
-[('aten::mm', [(4096, 512), (512, 64)])]
->>> torch.equal(x @ W, (x.reshape(B * L, E) @ W).view(B, L, hd))
-True
->>> torch.equal((x @ W)[3, 7], x[3, 7] @ W)  # one token: (512,) @ (512, 64)
-True
-# --8<-- [end:fold_ops]
+    # --8<-- [start:fold_ops]
+    W = torch.randint(-3, 4, (E, hd)).float()  # (512, 64)
+    (x @ W).shape
+    #> torch.Size([32, 128, 64])
+    matmul_ops(count_ops(torch.matmul, x, W))
+    #> {'aten::mm': 1}
+    gemm_shapes(torch.matmul, x, W)
+    #> [('aten::mm', [(4096, 512), (512, 64)])]
+    torch.equal(x @ W, (x.reshape(B * L, E) @ W).view(B, L, hd))
+    #> True
+    torch.equal((x @ W)[3, 7], x[3, 7] @ W)  # one token: (512,) @ (512, 64)
+    #> True
+    # --8<-- [end:fold_ops]
 
-# --8<-- [start:bmm_ops]
->>> B, H, L, D = 2, 4, 8, 16
->>> q = torch.randint(-3, 4, (B, H, L, D)).float()  # contiguous
->>> k = torch.randint(-3, 4, (B, H, L, D)).float()
->>> gemm_shapes(torch.matmul, q, k.transpose(-2, -1))
-[('aten::bmm', [(8, 8, 16), (8, 16, 8)])]
->>> matmul_ops(count_ops(torch.matmul, q, k.transpose(-2, -1)))
-{'aten::bmm': 1}
->>> qs = split_heads(torch.randint(-3, 4, (B, L, H * D)).float(), H)  # (B, H, L, D) view
->>> ks = split_heads(torch.randint(-3, 4, (B, L, H * D)).float(), H)
->>> qs.stride()
-(512, 16, 64, 1)
->>> matmul_ops(count_ops(torch.matmul, qs, ks.transpose(-2, -1)))
-{'aten::bmm': 1, 'aten::clone': 2}
->>> q.reshape(B * H, L, D).data_ptr() == q.data_ptr()  # contiguous: a view
-True
->>> qs.reshape(B * H, L, D).data_ptr() == qs.data_ptr()  # split_heads view: a copy
-False
->>> torch.equal(qs @ ks.transpose(-2, -1), scores_loop(qs, ks))
-True
-# --8<-- [end:bmm_ops]
+    # --8<-- [start:bmm_ops]
+    B, H, L, D = 2, 4, 8, 16
+    q = torch.randint(-3, 4, (B, H, L, D)).float()  # contiguous
+    k = torch.randint(-3, 4, (B, H, L, D)).float()
+    gemm_shapes(torch.matmul, q, k.transpose(-2, -1))
+    #> [('aten::bmm', [(8, 8, 16), (8, 16, 8)])]
+    matmul_ops(count_ops(torch.matmul, q, k.transpose(-2, -1)))
+    #> {'aten::bmm': 1}
+    qs = split_heads(torch.randint(-3, 4, (B, L, H * D)).float(), H)  # (B, H, L, D) view
+    ks = split_heads(torch.randint(-3, 4, (B, L, H * D)).float(), H)
+    qs.stride()
+    #> (512, 16, 64, 1)
+    matmul_ops(count_ops(torch.matmul, qs, ks.transpose(-2, -1)))
+    #> {'aten::bmm': 1, 'aten::clone': 2}
+    q.reshape(B * H, L, D).data_ptr() == q.data_ptr()  # contiguous: a view
+    #> True
+    qs.reshape(B * H, L, D).data_ptr() == qs.data_ptr()  # split_heads view: a copy
+    #> False
+    torch.equal(qs @ ks.transpose(-2, -1), scores_loop(qs, ks))
+    #> True
+    # --8<-- [end:bmm_ops]
 
-# --8<-- [start:broadcast_ops]
->>> a = torch.zeros(2, 1, 3, 4)  # (B, 1, L, D)
->>> kh = torch.zeros(5, 4, 6)  # (H, D, S)
->>> (a @ kh).shape  # (B, H, L, S)
-torch.Size([2, 5, 3, 6])
->>> gemm_shapes(torch.matmul, a, kh)  # one bmm over B·H = 10 matrices
-[('aten::bmm', [(10, 3, 4), (10, 4, 6)])]
->>> matmul_ops(count_ops(torch.matmul, a, kh))
-{'aten::bmm': 1, 'aten::clone': 2}
->>> a.expand(2, 5, 3, 4).stride()  # (B, H, L, D): the broadcast dim has stride 0
-(12, 0, 4, 1)
->>> kh.expand(2, 5, 4, 6).stride()  # (B, H, D, S)
-(0, 24, 6, 1)
->>> matmul_ops(count_ops(torch.matmul, torch.zeros(2, 5, 3, 4), torch.zeros(2, 5, 4, 6)))  # same batch dims
-{'aten::bmm': 1}
->>> count_ops(torch.add, a, torch.zeros(5, 3, 4))  # elementwise: (B, 1, L, D) + (H, L, D) -> (B, H, L, D)
-Counter({'aten::add': 1})
-# --8<-- [end:broadcast_ops]
+    # --8<-- [start:broadcast_ops]
+    a = torch.zeros(2, 1, 3, 4)  # (B, 1, L, D)
+    kh = torch.zeros(5, 4, 6)  # (H, D, S)
+    (a @ kh).shape  # (B, H, L, S)
+    #> torch.Size([2, 5, 3, 6])
+    gemm_shapes(torch.matmul, a, kh)  # one bmm over B·H = 10 matrices
+    #> [('aten::bmm', [(10, 3, 4), (10, 4, 6)])]
+    matmul_ops(count_ops(torch.matmul, a, kh))
+    #> {'aten::bmm': 1, 'aten::clone': 2}
+    a.expand(2, 5, 3, 4).stride()  # (B, H, L, D): the broadcast dim has stride 0
+    #> (12, 0, 4, 1)
+    kh.expand(2, 5, 4, 6).stride()  # (B, H, D, S)
+    #> (0, 24, 6, 1)
+    matmul_ops(count_ops(torch.matmul, torch.zeros(2, 5, 3, 4), torch.zeros(2, 5, 4, 6)))  # same batch dims
+    #> {'aten::bmm': 1}
+    count_ops(torch.add, a, torch.zeros(5, 3, 4))  # elementwise: (B, 1, L, D) + (H, L, D) -> (B, H, L, D)
+    #> Counter({'aten::add': 1})
+    # --8<-- [end:broadcast_ops]
 
-# --8<-- [start:broadcast_no_copy]
->>> B, H, L, D, S = 2, 4, 3, 8, 5
->>> q = torch.randint(-3, 4, (B, H, L, D)).float()  # contiguous
->>> k1 = torch.randint(-3, 4, (1, 1, D, S)).float()  # broadcast over both B and H
->>> gemm_shapes(torch.matmul, q, k1)  # one bmm over B·H = 8 matrices
-[('aten::bmm', [(8, 3, 8), (8, 8, 5)])]
->>> matmul_ops(count_ops(torch.matmul, q, k1))  # no copy
-{'aten::bmm': 1}
->>> k1.expand(B, H, D, S).stride()  # (B, H, D, S): both batch dims have stride 0
-(0, 0, 5, 1)
->>> k3 = k1.expand(B, H, D, S).reshape(B * H, D, S)  # (B·H, D, S), as in _matmul_impl
->>> k3.stride(), k3.data_ptr() == k1.data_ptr()  # a view: the batch stride stays 0
-((0, 5, 1), True)
->>> torch.equal(q @ k1, q @ k1.expand(B, H, D, S).contiguous())
-True
->>> k2 = torch.randint(-3, 4, (D, S)).float()  # a 2-D matrix: no batch dims at all
->>> matmul_ops(count_ops(torch.matmul, q, k2))  # folded into one mm
-{'aten::mm': 1}
-# --8<-- [end:broadcast_no_copy]
+    # --8<-- [start:broadcast_no_copy]
+    B, H, L, D, S = 2, 4, 3, 8, 5
+    q = torch.randint(-3, 4, (B, H, L, D)).float()  # contiguous
+    k1 = torch.randint(-3, 4, (1, 1, D, S)).float()  # broadcast over both B and H
+    gemm_shapes(torch.matmul, q, k1)  # one bmm over B·H = 8 matrices
+    #> [('aten::bmm', [(8, 3, 8), (8, 8, 5)])]
+    matmul_ops(count_ops(torch.matmul, q, k1))  # no copy
+    #> {'aten::bmm': 1}
+    k1.expand(B, H, D, S).stride()  # (B, H, D, S): both batch dims have stride 0
+    #> (0, 0, 5, 1)
+    k3 = k1.expand(B, H, D, S).reshape(B * H, D, S)  # (B·H, D, S), as in _matmul_impl
+    k3.stride(), k3.data_ptr() == k1.data_ptr()  # a view: the batch stride stays 0
+    #> ((0, 5, 1), True)
+    torch.equal(q @ k1, q @ k1.expand(B, H, D, S).contiguous())
+    #> True
+    k2 = torch.randint(-3, 4, (D, S)).float()  # a 2-D matrix: no batch dims at all
+    matmul_ops(count_ops(torch.matmul, q, k2))  # folded into one mm
+    #> {'aten::mm': 1}
+    # --8<-- [end:broadcast_no_copy]
 
-# --8<-- [start:broadcast_gqa_copy]
->>> Hkv, G = 2, 3  # 2 key/value heads, each shared by G = 3 query heads
->>> qg = torch.randint(-3, 4, (B, Hkv, G, L, D)).float()  # (B, Hkv, G, L, D)
->>> kg = torch.randint(-3, 4, (B, Hkv, 1, D, S)).float()  # (B, Hkv, 1, D, S)
->>> (qg @ kg).shape  # (B, Hkv, G, L, S)
-torch.Size([2, 2, 3, 3, 5])
->>> gemm_shapes(torch.matmul, qg, kg)  # one bmm over B·Hkv·G = 12 matrices
-[('aten::bmm', [(12, 3, 8), (12, 8, 5)])]
->>> matmul_ops(count_ops(torch.matmul, qg, kg))  # kg is copied G times
-{'aten::bmm': 1, 'aten::clone': 1}
->>> kg.expand(B, Hkv, G, D, S).stride()  # the 0 of G sits next to the 40 of Hkv
-(80, 40, 0, 5, 1)
->>> kx = kg.expand(B, Hkv, G, D, S).reshape(B * Hkv * G, D, S)  # (B·Hkv·G, D, S)
->>> kx.data_ptr() == kg.data_ptr()  # a copy
-False
->>> qf = qg.flatten(2, 3)  # (B, Hkv, G·L, D): a view, the G heads stacked as rows
->>> kf = kg.squeeze(2)  # (B, Hkv, D, S): a view
->>> gemm_shapes(torch.matmul, qf, kf)  # B·Hkv = 4 matrices of G·L = 9 rows
-[('aten::bmm', [(4, 9, 8), (4, 8, 5)])]
->>> matmul_ops(count_ops(torch.matmul, qf, kf))  # no copy
-{'aten::bmm': 1}
->>> torch.equal((qf @ kf).view(B, Hkv, G, L, S), qg @ kg)
-True
-# --8<-- [end:broadcast_gqa_copy]
+    # --8<-- [start:broadcast_gqa_copy]
+    Hkv, G = 2, 3  # 2 key/value heads, each shared by G = 3 query heads
+    qg = torch.randint(-3, 4, (B, Hkv, G, L, D)).float()  # (B, Hkv, G, L, D)
+    kg = torch.randint(-3, 4, (B, Hkv, 1, D, S)).float()  # (B, Hkv, 1, D, S)
+    (qg @ kg).shape  # (B, Hkv, G, L, S)
+    #> torch.Size([2, 2, 3, 3, 5])
+    gemm_shapes(torch.matmul, qg, kg)  # one bmm over B·Hkv·G = 12 matrices
+    #> [('aten::bmm', [(12, 3, 8), (12, 8, 5)])]
+    matmul_ops(count_ops(torch.matmul, qg, kg))  # kg is copied G times
+    #> {'aten::bmm': 1, 'aten::clone': 1}
+    kg.expand(B, Hkv, G, D, S).stride()  # the 0 of G sits next to the 40 of Hkv
+    #> (80, 40, 0, 5, 1)
+    kx = kg.expand(B, Hkv, G, D, S).reshape(B * Hkv * G, D, S)  # (B·Hkv·G, D, S)
+    kx.data_ptr() == kg.data_ptr()  # a copy
+    #> False
+    qf = qg.flatten(2, 3)  # (B, Hkv, G·L, D): a view, the G heads stacked as rows
+    kf = kg.squeeze(2)  # (B, Hkv, D, S): a view
+    gemm_shapes(torch.matmul, qf, kf)  # B·Hkv = 4 matrices of G·L = 9 rows
+    #> [('aten::bmm', [(4, 9, 8), (4, 8, 5)])]
+    matmul_ops(count_ops(torch.matmul, qf, kf))  # no copy
+    #> {'aten::bmm': 1}
+    torch.equal((qf @ kf).view(B, Hkv, G, L, S), qg @ kg)
+    #> True
+    # --8<-- [end:broadcast_gqa_copy]
 
-# --8<-- [start:fold_strides]
->>> B, L, E = 32, 128, 512
->>> xs = torch.randn(L, B, E).transpose(0, 1)  # (B, L, E) view of sequence-first memory
->>> xs.is_contiguous(), xs.stride()
-(False, (512, 16384, 1))
->>> gemm_shapes(torch.matmul, xs, W)
-[('aten::bmm', [(32, 128, 512), (32, 512, 64)])]
->>> matmul_ops(count_ops(torch.matmul, xs, W))
-{'aten::bmm': 1}
->>> Wg = torch.randn(E, hd, requires_grad=True)  # a weight that will be trained
->>> matmul_ops(count_ops(torch.matmul, xs, Wg))
-{'aten::mm': 1, 'aten::clone': 1}
->>> matmul_ops(count_ops(torch.matmul, x, Wg))
-{'aten::mm': 1}
-# --8<-- [end:fold_strides]
+    # --8<-- [start:fold_strides]
+    B, L, E = 32, 128, 512
+    xs = torch.randn(L, B, E).transpose(0, 1)  # (B, L, E) view of sequence-first memory
+    xs.is_contiguous(), xs.stride()
+    #> (False, (512, 16384, 1))
+    gemm_shapes(torch.matmul, xs, W)
+    #> [('aten::bmm', [(32, 128, 512), (32, 512, 64)])]
+    matmul_ops(count_ops(torch.matmul, xs, W))
+    #> {'aten::bmm': 1}
+    Wg = torch.randn(E, hd, requires_grad=True)  # a weight that will be trained
+    matmul_ops(count_ops(torch.matmul, xs, Wg))
+    #> {'aten::mm': 1, 'aten::clone': 1}
+    matmul_ops(count_ops(torch.matmul, x, Wg))
+    #> {'aten::mm': 1}
+    # --8<-- [end:fold_strides]
 
-# --8<-- [start:bmm_loop]
->>> torch.backends.mkl.is_available()  # this build has MKL
-True
->>> b1 = torch.randn(6, 8, 32)  # (batch, m, 32): 6 matrices of 8 rows
->>> b2 = torch.randn(6, 16, 8)  # (batch, k, n): k·m·n = 16·8·8 = 1024, not tiny
->>> rows = b1[..., :16]  # (6, 8, 16): each matrix stored by rows
->>> every2 = b1[..., ::2]  # (6, 8, 16): every second column
->>> rows.stride(), every2.stride()  # every2: neither by rows nor by columns
-((256, 32, 1), (256, 32, 2))
->>> count_ops(torch.bmm, rows, b2)["aten::clone"]  # one MKL batched call
-0
->>> count_ops(torch.bmm, every2, b2)["aten::clone"]  # the loop: a copy per matrix
-6
->>> torch.allclose(every2 @ b2, every2.contiguous() @ b2)
-True
-# --8<-- [end:bmm_loop]
+    # --8<-- [start:bmm_loop]
+    torch.backends.mkl.is_available()  # this build has MKL
+    #> True
+    b1 = torch.randn(6, 8, 32)  # (batch, m, 32): 6 matrices of 8 rows
+    b2 = torch.randn(6, 16, 8)  # (batch, k, n): k·m·n = 16·8·8 = 1024, not tiny
+    rows = b1[..., :16]  # (6, 8, 16): each matrix stored by rows
+    every2 = b1[..., ::2]  # (6, 8, 16): every second column
+    rows.stride(), every2.stride()  # every2: neither by rows nor by columns
+    #> ((256, 32, 1), (256, 32, 2))
+    count_ops(torch.bmm, rows, b2)["aten::clone"]  # one MKL batched call
+    #> 0
+    count_ops(torch.bmm, every2, b2)["aten::clone"]  # the loop: a copy per matrix
+    #> 6
+    torch.allclose(every2 @ b2, every2.contiguous() @ b2)
+    #> True
+    # --8<-- [end:bmm_loop]
 
-# --8<-- [start:layouts]
->>> proj = nn.Linear(8, 2)
->>> [tuple(proj(torch.zeros(*lead, 8)).shape) for lead in [(), (5,), (2, 3, 4)]]
-[(2,), (5, 2), (2, 3, 4, 2)]
->>> conv = nn.Conv2d(3, 4, kernel_size=1)
->>> conv(torch.zeros(2, 3, 5, 5)).shape, conv(torch.zeros(3, 5, 5)).shape  # (N, C, H, W) or (C, H, W)
-(torch.Size([2, 4, 5, 5]), torch.Size([4, 5, 5]))
->>> nn.MultiheadAttention(8, 2).batch_first, nn.LSTM(8, 4).batch_first
-(False, False)
->>> import inspect
->>> inspect.signature(nn.Transformer).parameters["batch_first"].default
-False
->>> mha = nn.MultiheadAttention(embed_dim=8, num_heads=2)
->>> x = torch.randn(5, 3, 8)  # (L, N, E): 5 tokens, a batch of 3
->>> out, weights = mha(x, x, x)
->>> out.shape, weights.shape
-(torch.Size([5, 3, 8]), torch.Size([3, 5, 5]))
->>> out0, _ = mha(x[:, :1], x[:, :1], x[:, :1])  # sample 0 alone
->>> torch.allclose(out[:, :1], out0, atol=1e-6)
-True
-# --8<-- [end:layouts]
+    # --8<-- [start:layouts]
+    proj = nn.Linear(8, 2)
+    [tuple(proj(torch.zeros(*lead, 8)).shape) for lead in [(), (5,), (2, 3, 4)]]
+    #> [(2,), (5, 2), (2, 3, 4, 2)]
+    conv = nn.Conv2d(3, 4, kernel_size=1)
+    conv(torch.zeros(2, 3, 5, 5)).shape, conv(torch.zeros(3, 5, 5)).shape  # (N, C, H, W) or (C, H, W)
+    #> (torch.Size([2, 4, 5, 5]), torch.Size([4, 5, 5]))
+    nn.MultiheadAttention(8, 2).batch_first, nn.LSTM(8, 4).batch_first
+    #> (False, False)
+    import inspect
+    inspect.signature(nn.Transformer).parameters["batch_first"].default
+    #> False
+    mha = nn.MultiheadAttention(embed_dim=8, num_heads=2)
+    x = torch.randn(5, 3, 8)  # (L, N, E): 5 tokens, a batch of 3
+    out, weights = mha(x, x, x)
+    out.shape, weights.shape
+    #> (torch.Size([5, 3, 8]), torch.Size([3, 5, 5]))
+    out0, _ = mha(x[:, :1], x[:, :1], x[:, :1])  # sample 0 alone
+    torch.allclose(out[:, :1], out0, atol=1e-6)
+    #> True
+    # --8<-- [end:layouts]
 
-# --8<-- [start:gradients]
->>> t = torch.arange(6.).view(2, 3)
->>> t.sum(), t.mean()
-(tensor(15.), tensor(2.5000))
->>> t.sum(dim=0), t.mean(dim=0)
-(tensor([3., 5., 7.]), tensor([1.5000, 2.5000, 3.5000]))
->>> N = 4
->>> X, y = torch.randn(N, 3), torch.randn(N, 2)  # N samples
->>> model = nn.Linear(3, 2)
->>> loss = ((model(X) - y) ** 2).mean()  # one number for the whole batch
->>> loss.shape
-torch.Size([])
->>> loss.backward()
->>> model.weight.grad.shape == model.weight.shape
-True
->>> def sample_grad(i):  # the gradient of sample i's own loss
-...     return torch.autograd.grad(((model(X[i]) - y[i]) ** 2).mean(), model.weight)[0]
->>> per_sample = torch.stack([sample_grad(i) for i in range(N)])  # (N, 2, 3)
->>> per_sample.shape
-torch.Size([4, 2, 3])
->>> torch.allclose(model.weight.grad, per_sample.mean(dim=0), atol=1e-6)
-True
-# --8<-- [end:gradients]
-"""
+    # --8<-- [start:gradients]
+    t = torch.arange(6.).view(2, 3)
+    t.sum(), t.mean()
+    #> (tensor(15.), tensor(2.5000))
+    t.sum(dim=0), t.mean(dim=0)
+    #> (tensor([3., 5., 7.]), tensor([1.5000, 2.5000, 3.5000]))
+    N = 4
+    X, y = torch.randn(N, 3), torch.randn(N, 2)  # N samples
+    model = nn.Linear(3, 2)
+    loss = ((model(X) - y) ** 2).mean()  # one number for the whole batch
+    loss.shape
+    #> torch.Size([])
+    loss.backward()
+    model.weight.grad.shape == model.weight.shape
+    #> True
+    def sample_grad(i):  # the gradient of sample i's own loss
+        return torch.autograd.grad(((model(X[i]) - y[i]) ** 2).mean(), model.weight)[0]
+    per_sample = torch.stack([sample_grad(i) for i in range(N)])  # (N, 2, 3)
+    per_sample.shape
+    #> torch.Size([4, 2, 3])
+    torch.allclose(model.weight.grad, per_sample.mean(dim=0), atol=1e-6)
+    #> True
+    # --8<-- [end:gradients]

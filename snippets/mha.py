@@ -1,20 +1,22 @@
 """Chapter 5 — nn.MultiheadAttention: batch_first and need_weights (batch_first 与 need_weights).
 
 Included section by section by ``docs/mha.zh.md`` and ``docs/mha.en.md``. Sections that hold
-functions run as code on the page; the sections inside ``SESSIONS`` are interactive sessions,
-checked as doctests. Names follow the math and PyTorch's documentation of
-``nn.MultiheadAttention``: N batch, L query sequence length, S key sequence length, E hidden size
-(``embed_dim``), H heads (``num_heads``), D = E // H head_dim.
+functions run as code on the page; the sections inside ``sessions()`` are sessions: under each
+statement, what it shows in ``#>`` lines, checked by the tests. Names follow the math and
+PyTorch's documentation of ``nn.MultiheadAttention``: N batch, L query sequence length, S key
+sequence length, E hidden size (``embed_dim``), H heads (``num_heads``), D = E // H head_dim.
 """
 
 # --8<-- [start:imports]
-import statistics
-import time
 from collections import Counter
 
 import torch
 import torch.nn as nn
 from torch.profiler import ProfilerActivity, profile
+
+from snippets.cublas import seconds_per_call  # chapter 3: torch's Timer
+from snippets.matmul import count_ops  # chapter 2: aten:: op counts of one call
+from snippets.shapes import positive_int  # chapter 1: ValueError unless a positive int
 # --8<-- [end:imports]
 
 
@@ -88,20 +90,14 @@ class MHAPyTorchClass(nn.Module):
 
 
 # --8<-- [start:padding_to_attn_mask]
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 def padding_to_attn_mask(key_padding_mask: torch.Tensor, num_heads: int, L: int) -> torch.Tensor:
     """(N, S) bool key_padding_mask -> the equivalent (N·H, L, S) attn_mask (True = not allowed).
 
     Row n·H + h belongs to sequence n and head h: F.multi_head_attention_forward views the
     projected (L, N, E) as (L, N·H, D), so the heads of one sequence are adjacent.
     """
-    num_heads = _positive_int("num_heads", num_heads)
-    L = _positive_int("L (number of queries)", L)
+    num_heads = positive_int("num_heads", num_heads)
+    L = positive_int("L (number of queries)", L)
     if not isinstance(key_padding_mask, torch.Tensor) or key_padding_mask.dim() != 2:
         kpm = key_padding_mask
         got = f"shape {tuple(kpm.shape)}" if isinstance(kpm, torch.Tensor) else type(kpm).__name__
@@ -117,16 +113,9 @@ def padding_to_attn_mask(key_padding_mask: torch.Tensor, num_heads: int, L: int)
 # --8<-- [end:padding_to_attn_mask]
 
 
-# --8<-- [start:aten_ops]
-def aten_ops(fn) -> Counter:
-    """Run fn() once under the CPU profiler; how often each ATen operator (aten::…) ran."""
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        fn()
-    return Counter(e.name for e in prof.events() if e.name.startswith("aten::"))
-
-
+# --8<-- [start:attention_path]
 def attention_path(ops: Counter) -> str:
-    """Which of nn.MultiheadAttention's three paths ran, read from aten_ops(...)."""
+    """Which of nn.MultiheadAttention's three paths ran, read from count_ops(...)."""
     if "aten::_native_multi_head_attention" in ops:
         return "fast path"  # MultiheadAttention.forward -> torch._native_multi_head_attention
     if "aten::scaled_dot_product_attention" in ops:
@@ -134,7 +123,7 @@ def attention_path(ops: Counter) -> str:
     if "aten::softmax" in ops:
         return "bmm + softmax"  # F.multi_head_attention_forward, need_weights=True
     raise ValueError(f"no attention operator among the {len(ops)} ATen operators recorded")
-# --8<-- [end:aten_ops]
+# --8<-- [end:attention_path]
 
 
 # --8<-- [start:why_not_fast_path]
@@ -200,7 +189,7 @@ def why_not_fast_path(mha: nn.MultiheadAttention, query, key, value,
 
 # --8<-- [start:time_mha_paths]
 def time_mha_paths(L: int, N: int = 2, E: int = 64, num_heads: int = 4, repeat: int = 5) -> dict:
-    """Median seconds of one self-attention call of nn.MultiheadAttention on the CPU, per path.
+    """Seconds per self-attention call of nn.MultiheadAttention on the CPU, per path.
 
     The same module (eval mode) and input, all under torch.no_grad(): 'bmm + softmax' is
     need_weights=True and 'sdpa' need_weights=False, both with the fast path switched off by
@@ -208,7 +197,7 @@ def time_mha_paths(L: int, N: int = 2, E: int = 64, num_heads: int = 4, repeat: 
     The profiler checks that each path really ran (that call is also the warm-up).
     """
     for name, value in {"L": L, "N": N, "E": E, "num_heads": num_heads, "repeat": repeat}.items():
-        _positive_int(name, value)
+        positive_int(name, value)
     if E % num_heads != 0:
         raise ValueError(f"E={E} is not divisible by num_heads={num_heads}")
     if num_heads % 2 != 0:
@@ -226,331 +215,314 @@ def time_mha_paths(L: int, N: int = 2, E: int = 64, num_heads: int = 4, repeat: 
                 def call():
                     return mha(x, x, x, need_weights=need_weights)  # out: (N, L, E)
 
-                ran = attention_path(aten_ops(call))
+                ran = attention_path(count_ops(call))
                 if ran != path:
                     raise RuntimeError(f"expected the {path!r} path, but {ran!r} ran")
-                samples = []
-                for _ in range(repeat):
-                    start = time.perf_counter()
-                    call()
-                    samples.append(time.perf_counter() - start)
-                times[path] = statistics.median(samples)
+                times[path] = seconds_per_call(call, repeat)
     finally:
         torch.backends.mha.set_fastpath_enabled(previous)
     return times
 # --8<-- [end:time_mha_paths]
 
 
-SESSIONS = r"""
-# --8<-- [start:batch_first]
->>> E, H, L, N = 8, 2, 3, 2  # hidden size, heads, sequence length, batch
->>> S = L  # self-attention: as many keys as queries
->>> mha_sf = nn.MultiheadAttention(E, num_heads=H)  # batch_first=False, the default
->>> mha_sf.batch_first
-False
->>> x = torch.randn(N, L, E)  # batch first: (N, L, E)
->>> xs = x.transpose(0, 1)  # sequence first: (L, N, E)
->>> out_sf, w_sf = mha_sf(xs, xs, xs)
->>> out_sf.shape, w_sf.shape  # output (L, N, E); weights (N, L, S)
-(torch.Size([3, 2, 8]), torch.Size([2, 3, 3]))
->>> mha_bf = nn.MultiheadAttention(E, num_heads=H, batch_first=True)
->>> _ = mha_bf.load_state_dict(mha_sf.state_dict())  # the same weights
->>> out_bf, w_bf = mha_bf(x, x, x)
->>> out_bf.shape, w_bf.shape  # output (N, L, E); weights (N, L, S) again
-(torch.Size([2, 3, 8]), torch.Size([2, 3, 3]))
->>> torch.allclose(out_bf, out_sf.transpose(0, 1)), torch.allclose(w_bf, w_sf)
-(True, True)
-# --8<-- [end:batch_first]
+def sessions():
+    """The chapter's sessions, run section by section by the pages, in page order; not
+    run on import. One function body, so the names a section leaves for the next are
+    plain to see. Under each statement, its output in ``#>`` lines."""
+    # --8<-- [start:batch_first]
+    E, H, L, N = 8, 2, 3, 2  # hidden size, heads, sequence length, batch
+    S = L  # self-attention: as many keys as queries
+    mha_sf = nn.MultiheadAttention(E, num_heads=H)  # batch_first=False, the default
+    mha_sf.batch_first
+    #> False
+    x = torch.randn(N, L, E)  # batch first: (N, L, E)
+    xs = x.transpose(0, 1)  # sequence first: (L, N, E)
+    out_sf, w_sf = mha_sf(xs, xs, xs)
+    out_sf.shape, w_sf.shape  # output (L, N, E); weights (N, L, S)
+    #> (torch.Size([3, 2, 8]), torch.Size([2, 3, 3]))
+    mha_bf = nn.MultiheadAttention(E, num_heads=H, batch_first=True)
+    _ = mha_bf.load_state_dict(mha_sf.state_dict())  # the same weights
+    out_bf, w_bf = mha_bf(x, x, x)
+    out_bf.shape, w_bf.shape  # output (N, L, E); weights (N, L, S) again
+    #> (torch.Size([2, 3, 8]), torch.Size([2, 3, 3]))
+    torch.allclose(out_bf, out_sf.transpose(0, 1)), torch.allclose(w_bf, w_sf)
+    #> (True, True)
+    # --8<-- [end:batch_first]
 
-# --8<-- [start:silent_bug]
->>> out_bug, w_bug = mha_sf(x, x, x)  # (N, L, E) into a sequence-first module: no error
->>> out_bug.shape  # looks right
-torch.Size([2, 3, 8])
->>> torch.allclose(out_bug, out_bf)
-False
->>> w_bug.shape  # the module saw 3 "sequences" of 2 "tokens"
-torch.Size([3, 2, 2])
->>> col = x[:, :1]  # (2, 1, 8): token 0 of sequence 0 and token 0 of sequence 1
->>> torch.allclose(out_bug[:, 0], mha_sf(col, col, col)[0][:, 0], atol=1e-6)  # attended to each other
-True
->>> x2 = x.clone()
->>> x2[1] += 1  # change sequence 1 only
->>> torch.allclose(mha_bf(x2, x2, x2)[0][0], out_bf[0], atol=1e-6)  # right layout: sequence 0 unchanged
-True
->>> torch.allclose(mha_sf(x2, x2, x2)[0][0], out_bug[0], atol=1e-6)  # wrong layout: sequence 0 changed
-False
-# --8<-- [end:silent_bug]
+    # --8<-- [start:silent_bug]
+    out_bug, w_bug = mha_sf(x, x, x)  # (N, L, E) into a sequence-first module: no error
+    out_bug.shape  # looks right
+    #> torch.Size([2, 3, 8])
+    torch.allclose(out_bug, out_bf)
+    #> False
+    w_bug.shape  # the module saw 3 "sequences" of 2 "tokens"
+    #> torch.Size([3, 2, 2])
+    col = x[:, :1]  # (2, 1, 8): token 0 of sequence 0 and token 0 of sequence 1
+    torch.allclose(out_bug[:, 0], mha_sf(col, col, col)[0][:, 0], atol=1e-6)  # attended to each other
+    #> True
+    x2 = x.clone()
+    x2[1] += 1  # change sequence 1 only
+    torch.allclose(mha_bf(x2, x2, x2)[0][0], out_bf[0], atol=1e-6)  # right layout: sequence 0 unchanged
+    #> True
+    torch.allclose(mha_sf(x2, x2, x2)[0][0], out_bug[0], atol=1e-6)  # wrong layout: sequence 0 changed
+    #> False
+    # --8<-- [end:silent_bug]
 
-# --8<-- [start:attend_batch_first_example]
->>> out, w = attend_batch_first(mha_sf, x)  # x is (N, L, E); mha_sf is sequence-first
->>> out.shape, torch.allclose(out, out_bf), torch.allclose(w, w_bf)
-(torch.Size([2, 3, 8]), True, True)
->>> attend_batch_first(mha_sf, torch.randn(L, E))
-Traceback (most recent call last):
-  ...
-ValueError: x must be a batch-first (N, L, E) tensor, got shape (3, 8)
->>> attend_batch_first(mha_sf, torch.randn(N, L, 4))
-Traceback (most recent call last):
-  ...
-ValueError: x's last dim must be the hidden size E = embed_dim = 8, got shape (2, 3, 4)
-# --8<-- [end:attend_batch_first_example]
+    # --8<-- [start:attend_batch_first_example]
+    out, w = attend_batch_first(mha_sf, x)  # x is (N, L, E); mha_sf is sequence-first
+    out.shape, torch.allclose(out, out_bf), torch.allclose(w, w_bf)
+    #> (torch.Size([2, 3, 8]), True, True)
+    attend_batch_first(mha_sf, torch.randn(L, E))
+    #> ValueError: x must be a batch-first (N, L, E) tensor, got shape (3, 8)
+    attend_batch_first(mha_sf, torch.randn(N, L, 4))
+    #> ValueError: x's last dim must be the hidden size E = embed_dim = 8, got shape (2, 3, 4)
+    # --8<-- [end:attend_batch_first_example]
 
-# --8<-- [start:need_weights_pair]
->>> _, w_default = mha_bf(x, x, x)  # need_weights=True is the default: the weights come back
->>> w_default.shape  # (N, L, S)
-torch.Size([2, 3, 3])
->>> result = mha_bf(x, x, x, need_weights=False)
->>> type(result), len(result)
-(<class 'tuple'>, 2)
->>> result[1] is None
-True
->>> out, w = mha_bf(x, x, x, need_weights=False)  # unpack the pair; w is None
->>> torch.allclose(out, out_bf), w is None
-(True, True)
->>> out = mha_bf(x, x, x, need_weights=False)  # the seed note's reading: "only the output"
->>> out.shape
-Traceback (most recent call last):
-  ...
-AttributeError: 'tuple' object has no attribute 'shape'
-# --8<-- [end:need_weights_pair]
+    # --8<-- [start:need_weights_pair]
+    _, w_default = mha_bf(x, x, x)  # need_weights=True is the default: the weights come back
+    w_default.shape  # (N, L, S)
+    #> torch.Size([2, 3, 3])
+    result = mha_bf(x, x, x, need_weights=False)
+    type(result), len(result)
+    #> (<class 'tuple'>, 2)
+    result[1] is None
+    #> True
+    out, w = mha_bf(x, x, x, need_weights=False)  # unpack the pair; w is None
+    torch.allclose(out, out_bf), w is None
+    #> (True, True)
+    out = mha_bf(x, x, x, need_weights=False)  # the seed note's reading: "only the output"
+    out.shape
+    #> AttributeError: 'tuple' object has no attribute 'shape'
+    # --8<-- [end:need_weights_pair]
 
-# --8<-- [start:wrapper_unpack]
->>> wrapper = MHAPyTorchClass(d_in=E, d_out=E, num_heads=H, context_length=L, need_weights=True)
->>> y = wrapper(x)  # x: (N, L, E) = (2, 3, 8)
->>> type(y).__name__, y.shape  # one tensor, even with need_weights=True
-('Tensor', torch.Size([2, 3, 8]))
->>> out, attn_weights = wrapper(x)  # the seed note's line: no error...
->>> out.shape, attn_weights.shape  # ...but these are batch elements 0 and 1
-(torch.Size([3, 8]), torch.Size([3, 8]))
->>> torch.equal(out, y[0]), torch.equal(attn_weights, y[1])
-(True, True)
->>> out, attn_weights = wrapper(torch.randn(3, L, E))  # only a batch of 3 raises
-Traceback (most recent call last):
-  ...
-ValueError: too many values to unpack (expected 2)
->>> _, w = wrapper.multihead_attn(x, x, x, attn_mask=wrapper.mask[:L, :L])  # the weights it drops
->>> w.shape
-torch.Size([2, 3, 3])
-# --8<-- [end:wrapper_unpack]
+    # --8<-- [start:wrapper_unpack]
+    wrapper = MHAPyTorchClass(d_in=E, d_out=E, num_heads=H, context_length=L, need_weights=True)
+    y = wrapper(x)  # x: (N, L, E) = (2, 3, 8)
+    type(y).__name__, y.shape  # one tensor, even with need_weights=True
+    #> ('Tensor', torch.Size([2, 3, 8]))
+    out, attn_weights = wrapper(x)  # the seed note's line: no error...
+    out.shape, attn_weights.shape  # ...but these are batch elements 0 and 1
+    #> (torch.Size([3, 8]), torch.Size([3, 8]))
+    torch.equal(out, y[0]), torch.equal(attn_weights, y[1])
+    #> (True, True)
+    out, attn_weights = wrapper(torch.randn(3, L, E))  # only a batch of 3 raises
+    #> ValueError: too many values to unpack (expected 2)
+    _, w = wrapper.multihead_attn(x, x, x, attn_mask=wrapper.mask[:L, :L])  # the weights it drops
+    w.shape
+    #> torch.Size([2, 3, 3])
+    # --8<-- [end:wrapper_unpack]
 
-# --8<-- [start:average_weights]
->>> out, w_avg = mha_bf(x, x, x)  # average_attn_weights=True, the default
->>> w_avg.shape  # (N, L, S)
-torch.Size([2, 3, 3])
->>> out2, w_heads = mha_bf(x, x, x, average_attn_weights=False)
->>> w_heads.shape  # (N, H, L, S)
-torch.Size([2, 2, 3, 3])
->>> torch.allclose(w_avg, w_heads.mean(dim=1)), torch.equal(out, out2)
-(True, True)
->>> torch.allclose(w_heads.sum(-1), torch.ones(N, H, L)), torch.allclose(w_avg.sum(-1), torch.ones(N, L))
-(True, True)
->>> from snippets.shapes import split_heads
->>> W_q, W_k, W_v = mha_bf.in_proj_weight.chunk(3)  # each (E, E)
->>> b_q, b_k, b_v = mha_bf.in_proj_bias.chunk(3)  # each (E,)
->>> q = split_heads(x @ W_q.T + b_q, H)  # (N, H, L, D)
->>> k = split_heads(x @ W_k.T + b_k, H)  # (N, H, S, D)
->>> by_hand = torch.softmax(q @ k.transpose(-2, -1) / (E // H) ** 0.5, dim=-1)  # (N, H, L, S)
->>> torch.allclose(by_hand, w_heads, atol=1e-6)
-True
-# --8<-- [end:average_weights]
+    # --8<-- [start:average_weights]
+    out, w_avg = mha_bf(x, x, x)  # average_attn_weights=True, the default
+    w_avg.shape  # (N, L, S)
+    #> torch.Size([2, 3, 3])
+    out2, w_heads = mha_bf(x, x, x, average_attn_weights=False)
+    w_heads.shape  # (N, H, L, S)
+    #> torch.Size([2, 2, 3, 3])
+    torch.allclose(w_avg, w_heads.mean(dim=1)), torch.equal(out, out2)
+    #> (True, True)
+    torch.allclose(w_heads.sum(-1), torch.ones(N, H, L)), torch.allclose(w_avg.sum(-1), torch.ones(N, L))
+    #> (True, True)
+    from snippets.shapes import split_heads
+    W_q, W_k, W_v = mha_bf.in_proj_weight.chunk(3)  # each (E, E)
+    b_q, b_k, b_v = mha_bf.in_proj_bias.chunk(3)  # each (E,)
+    q = split_heads(x @ W_q.T + b_q, H)  # (N, H, L, D)
+    k = split_heads(x @ W_k.T + b_k, H)  # (N, H, S, D)
+    by_hand = torch.softmax(q @ k.transpose(-2, -1) / (E // H) ** 0.5, dim=-1)  # (N, H, L, S)
+    torch.allclose(by_hand, w_heads, atol=1e-6)
+    #> True
+    # --8<-- [end:average_weights]
 
-# --8<-- [start:masks]
->>> key_padding_mask = torch.tensor([[False, False, False],
-...                                  [False, False, True]])  # (N, S): True = padding, not allowed
->>> out_kpm, w_kpm = mha_bf(x, x, x, key_padding_mask=key_padding_mask, average_attn_weights=False)
->>> w_kpm.detach()[1, :, :, 2]  # (H, L): no query of sequence 1 looks at key 2, in any head
-tensor([[0., 0., 0.],
-        [0., 0., 0.]])
->>> attn_mask = padding_to_attn_mask(key_padding_mask, num_heads=H, L=L)
->>> attn_mask.shape  # (N·H, L, S)
-torch.Size([4, 3, 3])
->>> out_am, w_am = mha_bf(x, x, x, attn_mask=attn_mask, average_attn_weights=False)
->>> torch.allclose(out_am, out_kpm), torch.allclose(w_am, w_kpm)
-(True, True)
->>> wrong_order = key_padding_mask.view(1, N, 1, S).expand(H, N, L, S).reshape(H * N, L, S)  # (N·H, L, S), but row h·N + n
->>> torch.allclose(mha_bf(x, x, x, attn_mask=wrong_order)[0], out_kpm)
-False
->>> one = torch.zeros(N * H, L, S, dtype=torch.bool)
->>> one[1 * H + 0, :, 0] = True  # row n·H + h = 2: sequence 1, head 0 may not look at key 0
->>> _, w_one = mha_bf(x, x, x, attn_mask=one, average_attn_weights=False)
->>> (w_one[..., 0] == 0).all(dim=-1)  # (N, H): which (sequence, head) ignores key 0
-tensor([[False, False],
-        [ True, False]])
->>> mha_bf(x, x, x, attn_mask=torch.zeros(N, L, S, dtype=torch.bool))  # (N, L, S) is not accepted
-Traceback (most recent call last):
-  ...
-RuntimeError: The shape of the 3D attn_mask is torch.Size([2, 3, 3]), but should be (4, 3, 3).
->>> padding_to_attn_mask(key_padding_mask.long(), num_heads=H, L=L)
-Traceback (most recent call last):
-  ...
-TypeError: key_padding_mask must be bool (True = padding, not allowed), got torch.int64
-# --8<-- [end:masks]
+    # --8<-- [start:masks]
+    key_padding_mask = torch.tensor([[False, False, False],
+                                     [False, False, True]])  # (N, S): True = padding, not allowed
+    out_kpm, w_kpm = mha_bf(x, x, x, key_padding_mask=key_padding_mask, average_attn_weights=False)
+    w_kpm.detach()[1, :, :, 2]  # (H, L): no query of sequence 1 looks at key 2, in any head
+    #> tensor([[0., 0., 0.],
+    #>         [0., 0., 0.]])
+    attn_mask = padding_to_attn_mask(key_padding_mask, num_heads=H, L=L)
+    attn_mask.shape  # (N·H, L, S)
+    #> torch.Size([4, 3, 3])
+    out_am, w_am = mha_bf(x, x, x, attn_mask=attn_mask, average_attn_weights=False)
+    torch.allclose(out_am, out_kpm), torch.allclose(w_am, w_kpm)
+    #> (True, True)
+    wrong_order = key_padding_mask.view(1, N, 1, S).expand(H, N, L, S).reshape(H * N, L, S)  # (N·H, L, S), but row h·N + n
+    torch.allclose(mha_bf(x, x, x, attn_mask=wrong_order)[0], out_kpm)
+    #> False
+    one = torch.zeros(N * H, L, S, dtype=torch.bool)
+    one[1 * H + 0, :, 0] = True  # row n·H + h = 2: sequence 1, head 0 may not look at key 0
+    _, w_one = mha_bf(x, x, x, attn_mask=one, average_attn_weights=False)
+    (w_one[..., 0] == 0).all(dim=-1)  # (N, H): which (sequence, head) ignores key 0
+    #> tensor([[False, False],
+    #>         [ True, False]])
+    mha_bf(x, x, x, attn_mask=torch.zeros(N, L, S, dtype=torch.bool))  # (N, L, S) is not accepted
+    #> RuntimeError: The shape of the 3D attn_mask is torch.Size([2, 3, 3]), but should be (4, 3, 3).
+    padding_to_attn_mask(key_padding_mask.long(), num_heads=H, L=L)
+    #> TypeError: key_padding_mask must be bool (True = padding, not allowed), got torch.int64
+    # --8<-- [end:masks]
 
-# --8<-- [start:paths]
->>> mha_bf.training, torch.is_grad_enabled()
-(True, True)
->>> ops = aten_ops(lambda: mha_bf(x, x, x))  # need_weights=True, the default
->>> "aten::bmm" in ops, "aten::softmax" in ops, "aten::scaled_dot_product_attention" in ops
-(True, True, False)
->>> "aten::baddbmm" in aten_ops(lambda: mha_bf(x, x, x, key_padding_mask=key_padding_mask))
-True
->>> ops = aten_ops(lambda: mha_bf(x, x, x, need_weights=False))
->>> "aten::scaled_dot_product_attention" in ops, "aten::softmax" in ops
-(True, False)
->>> "aten::_scaled_dot_product_flash_attention_for_cpu" in ops  # the fused CPU kernel SDPA picked
-True
->>> attention_path(ops)
-'sdpa'
->>> for training in (True, False):
-...     for grad in (True, False):
-...         for need_weights in (True, False):
-...             _ = mha_bf.train(training)
-...             with torch.set_grad_enabled(grad):
-...                 ops = aten_ops(lambda: mha_bf(x, x, x, need_weights=need_weights))
-...             print(f"training={training!s:5}  grad={grad!s:5}  need_weights={need_weights!s:5}  -> {attention_path(ops)}")
-training=True   grad=True   need_weights=True   -> bmm + softmax
-training=True   grad=True   need_weights=False  -> sdpa
-training=True   grad=False  need_weights=True   -> bmm + softmax
-training=True   grad=False  need_weights=False  -> sdpa
-training=False  grad=True   need_weights=True   -> bmm + softmax
-training=False  grad=True   need_weights=False  -> sdpa
-training=False  grad=False  need_weights=True   -> fast path
-training=False  grad=False  need_weights=False  -> fast path
-# --8<-- [end:paths]
+    # --8<-- [start:paths]
+    mha_bf.training, torch.is_grad_enabled()
+    #> (True, True)
+    ops = count_ops(lambda: mha_bf(x, x, x))  # need_weights=True, the default
+    "aten::bmm" in ops, "aten::softmax" in ops, "aten::scaled_dot_product_attention" in ops
+    #> (True, True, False)
+    "aten::baddbmm" in count_ops(lambda: mha_bf(x, x, x, key_padding_mask=key_padding_mask))
+    #> True
+    ops = count_ops(lambda: mha_bf(x, x, x, need_weights=False))
+    "aten::scaled_dot_product_attention" in ops, "aten::softmax" in ops
+    #> (True, False)
+    "aten::_scaled_dot_product_flash_attention_for_cpu" in ops  # the fused CPU kernel SDPA picked
+    #> True
+    attention_path(ops)
+    #> 'sdpa'
+    for training in (True, False):
+        for grad in (True, False):
+            for need_weights in (True, False):
+                _ = mha_bf.train(training)
+                with torch.set_grad_enabled(grad):
+                    ops = count_ops(lambda: mha_bf(x, x, x, need_weights=need_weights))
+                print(f"training={training!s:5}  grad={grad!s:5}  need_weights={need_weights!s:5}  -> {attention_path(ops)}")
+    #> training=True   grad=True   need_weights=True   -> bmm + softmax
+    #> training=True   grad=True   need_weights=False  -> sdpa
+    #> training=True   grad=False  need_weights=True   -> bmm + softmax
+    #> training=True   grad=False  need_weights=False  -> sdpa
+    #> training=False  grad=True   need_weights=True   -> bmm + softmax
+    #> training=False  grad=True   need_weights=False  -> sdpa
+    #> training=False  grad=False  need_weights=True   -> fast path
+    #> training=False  grad=False  need_weights=False  -> fast path
+    # --8<-- [end:paths]
 
-# --8<-- [start:fast_path_inside]
->>> _ = mha_bf.eval()  # the fast path needs eval mode (and no grad)
->>> with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
-...     _ = mha_bf(x, x, x)
->>> [e.name for e in prof.events() if e.cpu_parent is None]  # top-level operators only
-['aten::_native_multi_head_attention']
->>> with torch.no_grad():
-...     fast_w = aten_ops(lambda: mha_bf(x, x, x))
-...     fast_nw = aten_ops(lambda: mha_bf(x, x, x, need_weights=False))
->>> fast_w["aten::bmm"], fast_nw["aten::bmm"], fast_w["aten::_softmax"], fast_nw["aten::_softmax"]
-(2, 2, 1, 1)
->>> "aten::scaled_dot_product_attention" in fast_nw
-False
->>> with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-...     _ = mha_bf(x, x, x, key_padding_mask=key_padding_mask)
->>> for e in prof.events():
-...     if e.name in ("aten::bmm", "aten::_softmax", "aten::_masked_softmax"):
-...         print(e.name, e.input_shapes[:2])  # bmm: (N·H, L, D) @ (N·H, D, S), then (N·H, L, S) @ (N·H, S, D)
-aten::bmm [[4, 3, 4], [4, 4, 3]]
-aten::_masked_softmax [[2, 2, 3, 3], [2, 3]]
-aten::bmm [[4, 3, 3], [4, 3, 4]]
->>> with torch.no_grad():
-...     fast_out, fast_weights = mha_bf(x, x, x)
-...     fast_kpm, _ = mha_bf(x, x, x, key_padding_mask=key_padding_mask)
->>> torch.allclose(fast_out, out_bf, atol=1e-6), torch.allclose(fast_weights, w_bf)
-(True, True)
->>> torch.allclose(fast_kpm, out_kpm, atol=1e-6)
-True
-# --8<-- [end:fast_path_inside]
+    # --8<-- [start:fast_path_inside]
+    _ = mha_bf.eval()  # the fast path needs eval mode (and no grad)
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        _ = mha_bf(x, x, x)
+    [e.name for e in prof.events() if e.cpu_parent is None]  # top-level operators only
+    #> ['aten::_native_multi_head_attention']
+    with torch.no_grad():
+        fast_w = count_ops(lambda: mha_bf(x, x, x))
+        fast_nw = count_ops(lambda: mha_bf(x, x, x, need_weights=False))
+    fast_w["aten::bmm"], fast_nw["aten::bmm"], fast_w["aten::_softmax"], fast_nw["aten::_softmax"]
+    #> (2, 2, 1, 1)
+    "aten::scaled_dot_product_attention" in fast_nw
+    #> False
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        _ = mha_bf(x, x, x, key_padding_mask=key_padding_mask)
+    for e in prof.events():
+        if e.name in ("aten::bmm", "aten::_softmax", "aten::_masked_softmax"):
+            print(e.name, e.input_shapes[:2])  # bmm: (N·H, L, D) @ (N·H, D, S), then (N·H, L, S) @ (N·H, S, D)
+    #> aten::bmm [[4, 3, 4], [4, 4, 3]]
+    #> aten::_masked_softmax [[2, 2, 3, 3], [2, 3]]
+    #> aten::bmm [[4, 3, 3], [4, 3, 4]]
+    with torch.no_grad():
+        fast_out, fast_weights = mha_bf(x, x, x)
+        fast_kpm, _ = mha_bf(x, x, x, key_padding_mask=key_padding_mask)
+    torch.allclose(fast_out, out_bf, atol=1e-6), torch.allclose(fast_weights, w_bf)
+    #> (True, True)
+    torch.allclose(fast_kpm, out_kpm, atol=1e-6)
+    #> True
+    # --8<-- [end:fast_path_inside]
 
-# --8<-- [start:fast_path_full_row]
->>> all_padding = torch.tensor([[False, False, False],
-...                             [True, True, True]])  # (N, S): sequence 1 has no key to look at
->>> with torch.no_grad():
-...     fast_full, _ = mha_bf(x, x, x, key_padding_mask=all_padding)  # eval, autograd off: fast path
->>> bmm_full, _ = mha_bf(x, x, x, key_padding_mask=all_padding)  # autograd on: bmm + softmax
->>> sdpa_full, _ = mha_bf(x, x, x, key_padding_mask=all_padding, need_weights=False)  # autograd on: sdpa
->>> fast_full[1].isnan().all().item(), bmm_full[1].isnan().all().item(), sdpa_full[1].isnan().any().item()
-(True, True, False)
->>> torch.equal(sdpa_full[1], mha_bf.out_proj.bias.expand(L, E))  # SDPA gave zeros; out_proj added its bias
-True
->>> torch.allclose(fast_full[0], sdpa_full[0], atol=1e-6)  # sequence 0 has keys: the paths agree
-True
-# --8<-- [end:fast_path_full_row]
+    # --8<-- [start:fast_path_full_row]
+    all_padding = torch.tensor([[False, False, False],
+                                [True, True, True]])  # (N, S): sequence 1 has no key to look at
+    with torch.no_grad():
+        fast_full, _ = mha_bf(x, x, x, key_padding_mask=all_padding)  # eval, autograd off: fast path
+    bmm_full, _ = mha_bf(x, x, x, key_padding_mask=all_padding)  # autograd on: bmm + softmax
+    sdpa_full, _ = mha_bf(x, x, x, key_padding_mask=all_padding, need_weights=False)  # autograd on: sdpa
+    fast_full[1].isnan().all().item(), bmm_full[1].isnan().all().item(), sdpa_full[1].isnan().any().item()
+    #> (True, True, False)
+    torch.equal(sdpa_full[1], mha_bf.out_proj.bias.expand(L, E))  # SDPA gave zeros; out_proj added its bias
+    #> True
+    torch.allclose(fast_full[0], sdpa_full[0], atol=1e-6)  # sequence 0 has keys: the paths agree
+    #> True
+    # --8<-- [end:fast_path_full_row]
 
-# --8<-- [start:gpu_fast_path_sdpa]
->>> import torch
->>> import torch.nn as nn
->>> from snippets.mha import aten_ops
->>> gpu_mha = nn.MultiheadAttention(64, 8, batch_first=True, device="cuda").eval()  # D = 64 / 8 = 8
->>> xg = torch.randn(2, 16, 64, device="cuda")  # (N, L, E), float32, no mask
->>> with torch.no_grad():
-...     ops_w = aten_ops(lambda: gpu_mha(xg, xg, xg))  # need_weights=True
-...     ops_nw = aten_ops(lambda: gpu_mha(xg, xg, xg, need_weights=False))
->>> "aten::_native_multi_head_attention" in ops_w, "aten::_native_multi_head_attention" in ops_nw
-(True, True)
->>> "aten::scaled_dot_product_attention" in ops_w, "aten::scaled_dot_product_attention" in ops_nw
-(False, True)
->>> [any(name.startswith("aten::_scaled_dot_product") for name in ops) for ops in (ops_w, ops_nw)]
-[False, True]
-# --8<-- [end:gpu_fast_path_sdpa]
+    # --8<-- [start:gpu_fast_path_sdpa]
+    import torch
+    import torch.nn as nn
+    from snippets.matmul import count_ops
+    gpu_mha = nn.MultiheadAttention(64, 8, batch_first=True, device="cuda").eval()  # D = 64 / 8 = 8
+    xg = torch.randn(2, 16, 64, device="cuda")  # (N, L, E), float32, no mask
+    with torch.no_grad():
+        ops_w = count_ops(lambda: gpu_mha(xg, xg, xg))  # need_weights=True
+        ops_nw = count_ops(lambda: gpu_mha(xg, xg, xg, need_weights=False))
+    "aten::_native_multi_head_attention" in ops_w, "aten::_native_multi_head_attention" in ops_nw
+    #> (True, True)
+    "aten::scaled_dot_product_attention" in ops_w, "aten::scaled_dot_product_attention" in ops_nw
+    #> (False, True)
+    [any(name.startswith("aten::_scaled_dot_product") for name in ops) for ops in (ops_w, ops_nw)]
+    #> [False, True]
+    # --8<-- [end:gpu_fast_path_sdpa]
 
-# --8<-- [start:fast_path_reasons]
->>> why_not_fast_path(mha_bf, x, x, x)  # eval mode, but grad is on and the weights require grad
-'grad is enabled and at least one of query or the input/output projection weights or biases requires_grad'
->>> with torch.no_grad():
-...     reason = why_not_fast_path(mha_bf, x, x, x)
->>> reason
-''
->>> frozen = nn.MultiheadAttention(E, 2, batch_first=True).eval().requires_grad_(False)
->>> torch.is_grad_enabled()
-True
->>> why_not_fast_path(frozen, x, x, x), attention_path(aten_ops(lambda: frozen(x, x, x)))
-('', 'fast path')
->>> cases = {
-...     "training": (nn.MultiheadAttention(E, 2, batch_first=True), {}),
-...     "odd heads": (nn.MultiheadAttention(E, 1, batch_first=True).eval(), {}),
-...     "sequence first": (nn.MultiheadAttention(E, 2).eval(), {}),
-...     "float mask": (mha_bf, {"attn_mask": torch.zeros(L, S)}),
-...     "add_zero_attn": (nn.MultiheadAttention(E, 2, add_zero_attn=True, batch_first=True).eval(), {}),
-...     "bias=False": (nn.MultiheadAttention(E, 2, bias=False, batch_first=True).eval(), {}),
-...     "bool mask": (mha_bf, {"attn_mask": torch.ones(L, S, dtype=torch.bool).triu(1)}),
-... }
->>> agree = []
->>> with torch.no_grad():
-...     for name, (module, masks) in cases.items():
-...         reason = why_not_fast_path(module, x, x, x, **masks)
-...         ran = attention_path(aten_ops(lambda: module(x, x, x, **masks)))
-...         agree.append((reason == "") == (ran == "fast path"))
-...         print(f"{name:15} {ran:14} {reason!r}")
-training        bmm + softmax  'training is enabled'
-odd heads       bmm + softmax  'self.num_heads is not even'
-sequence first  bmm + softmax  'batch_first was not True'
-float mask      bmm + softmax  'floating-point masks are not supported for fast path.'
-add_zero_attn   bmm + softmax  'add_zero_attn was enabled'
-bias=False      bmm + softmax  '(no message) bias=False: in_proj_bias is None, so the fast-path call is skipped'
-bool mask       fast path      ''
->>> all(agree)
-True
->>> with torch.no_grad():
-...     reason = why_not_fast_path(mha_bf, x, x.clone(), x)  # equal values are not enough
->>> reason
-'non-self attention was used (query, key, and value are not the same Tensor)'
-# --8<-- [end:fast_path_reasons]
+    # --8<-- [start:fast_path_reasons]
+    why_not_fast_path(mha_bf, x, x, x)  # eval mode, but grad is on and the weights require grad
+    #> 'grad is enabled and at least one of query or the input/output projection weights or biases requires_grad'
+    with torch.no_grad():
+        reason = why_not_fast_path(mha_bf, x, x, x)
+    reason
+    #> ''
+    frozen = nn.MultiheadAttention(E, 2, batch_first=True).eval().requires_grad_(False)
+    torch.is_grad_enabled()
+    #> True
+    why_not_fast_path(frozen, x, x, x), attention_path(count_ops(lambda: frozen(x, x, x)))
+    #> ('', 'fast path')
+    cases = {
+        "training": (nn.MultiheadAttention(E, 2, batch_first=True), {}),
+        "odd heads": (nn.MultiheadAttention(E, 1, batch_first=True).eval(), {}),
+        "sequence first": (nn.MultiheadAttention(E, 2).eval(), {}),
+        "float mask": (mha_bf, {"attn_mask": torch.zeros(L, S)}),
+        "add_zero_attn": (nn.MultiheadAttention(E, 2, add_zero_attn=True, batch_first=True).eval(), {}),
+        "bias=False": (nn.MultiheadAttention(E, 2, bias=False, batch_first=True).eval(), {}),
+        "bool mask": (mha_bf, {"attn_mask": torch.ones(L, S, dtype=torch.bool).triu(1)}),
+    }
+    agree = []
+    with torch.no_grad():
+        for name, (module, masks) in cases.items():
+            reason = why_not_fast_path(module, x, x, x, **masks)
+            ran = attention_path(count_ops(lambda: module(x, x, x, **masks)))
+            agree.append((reason == "") == (ran == "fast path"))
+            print(f"{name:15} {ran:14} {reason!r}")
+    #> training        bmm + softmax  'training is enabled'
+    #> odd heads       bmm + softmax  'self.num_heads is not even'
+    #> sequence first  bmm + softmax  'batch_first was not True'
+    #> float mask      bmm + softmax  'floating-point masks are not supported for fast path.'
+    #> add_zero_attn   bmm + softmax  'add_zero_attn was enabled'
+    #> bias=False      bmm + softmax  '(no message) bias=False: in_proj_bias is None, so the fast-path call is skipped'
+    #> bool mask       fast path      ''
+    all(agree)
+    #> True
+    with torch.no_grad():
+        reason = why_not_fast_path(mha_bf, x, x.clone(), x)  # equal values are not enough
+    reason
+    #> 'non-self attention was used (query, key, and value are not the same Tensor)'
+    # --8<-- [end:fast_path_reasons]
 
-# --8<-- [start:timing]
->>> t = time_mha_paths(L=16, repeat=3)
->>> sorted(t)
-['bmm + softmax', 'fast path', 'sdpa']
->>> all(isinstance(s, float) and s > 0 for s in t.values())
-True
->>> torch.backends.mha.get_fastpath_enabled()  # restored afterwards
-True
->>> time_mha_paths(L=16, E=63, num_heads=3)
-Traceback (most recent call last):
-  ...
-ValueError: num_heads=3 is odd: the fast path needs an even number of heads
-# --8<-- [end:timing]
+    # --8<-- [start:timing]
+    t = time_mha_paths(L=16, repeat=3)
+    sorted(t)
+    #> ['bmm + softmax', 'fast path', 'sdpa']
+    all(isinstance(s, float) and s > 0 for s in t.values())
+    #> True
+    torch.backends.mha.get_fastpath_enabled()  # restored afterwards
+    #> True
+    time_mha_paths(L=16, E=63, num_heads=3)
+    #> ValueError: num_heads=3 is odd: the fast path needs an even number of heads
+    # --8<-- [end:timing]
 
-# --8<-- [start:wrapper_paths]
->>> seed_wrapper = MHAPyTorchClass(d_in=E, d_out=E, num_heads=H, context_length=L).eval()
->>> seed_wrapper.multihead_attn.in_proj_bias is None  # qkv_bias=False, the default, gives bias=False
-True
->>> with torch.no_grad():  # eval mode, autograd off: still not the fast path
-...     for need_weights in (True, False):
-...         seed_wrapper.need_weights = need_weights
-...         ops = aten_ops(lambda: seed_wrapper(x))
-...         print(f"need_weights={need_weights!s:5}  -> {attention_path(ops)}")
-need_weights=True   -> bmm + softmax
-need_weights=False  -> sdpa
->>> with torch.no_grad():
-...     reason = why_not_fast_path(seed_wrapper.multihead_attn, x, x, x)
->>> reason
-'(no message) bias=False: in_proj_bias is None, so the fast-path call is skipped'
-# --8<-- [end:wrapper_paths]
-"""
+    # --8<-- [start:wrapper_paths]
+    seed_wrapper = MHAPyTorchClass(d_in=E, d_out=E, num_heads=H, context_length=L).eval()
+    seed_wrapper.multihead_attn.in_proj_bias is None  # qkv_bias=False, the default, gives bias=False
+    #> True
+    with torch.no_grad():  # eval mode, autograd off: still not the fast path
+        for need_weights in (True, False):
+            seed_wrapper.need_weights = need_weights
+            ops = count_ops(lambda: seed_wrapper(x))
+            print(f"need_weights={need_weights!s:5}  -> {attention_path(ops)}")
+    #> need_weights=True   -> bmm + softmax
+    #> need_weights=False  -> sdpa
+    with torch.no_grad():
+        reason = why_not_fast_path(seed_wrapper.multihead_attn, x, x, x)
+    reason
+    #> '(no message) bias=False: in_proj_bias is None, so the fast-path call is skipped'
+    # --8<-- [end:wrapper_paths]

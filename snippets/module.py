@@ -1,9 +1,9 @@
 """Chapter 6 — a complete multi-head attention module (完整的多头注意力).
 
 Included section by section by ``docs/module.zh.md`` and ``docs/module.en.md``. Sections that
-hold functions run as code on the page; the sections inside ``SESSIONS`` are interactive
-sessions, checked as doctests. Names follow the math: B batch, L query length, S key length,
-E embed_dim (the hidden size), H num_heads, D head_dim.
+hold functions run as code on the page; the sections inside ``sessions()`` are sessions: under
+each statement, what it shows in ``#>`` lines, checked by the tests. Names follow the math: B
+batch, L query length, S key length, E embed_dim (the hidden size), H num_heads, D head_dim.
 
 Conventions of this module: batch first; a boolean mask is True where a query may look at a key
 (the convention of ``F.scaled_dot_product_attention`` and of chapter 4) and only has to broadcast
@@ -18,8 +18,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from snippets.masking import causal_mask, padding_mask  # chapter 4: bool masks, True = allowed
-from snippets.shapes import merge_heads, split_heads, split_qkv  # chapter 1: views, no copies
+# chapter 4: bool masks, True = allowed; chapter 1: views, no copies
+from snippets.masking import causal_mask, check_mask_fits, padding_mask
+from snippets.shapes import merge_heads, positive_int, split_heads, split_qkv
 # --8<-- [end:imports]
 
 
@@ -69,8 +70,7 @@ def check_sizes(embed_dim: int, num_heads: int, head_dim: int | None) -> int:
     for name, value in (("embed_dim", embed_dim), ("num_heads", num_heads), ("head_dim", head_dim)):
         if name == "head_dim" and value is None:
             continue  # the default is chosen below
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        positive_int(name, value)
     if head_dim is None:
         if embed_dim % num_heads != 0:
             raise ValueError(
@@ -113,16 +113,7 @@ def check_inputs(query, key, value, mask, embed_dim: int, num_heads: int) -> Non
             f"mask must be a bool tensor (True = allowed), got {got}; a 0/1 'keep' mask becomes "
             f"mask == 1, a mask of nn.MultiheadAttention (True = not allowed) becomes ~mask"
         )
-    scores_shape = (B, num_heads, L, S)
-    try:
-        fits = torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
-    except RuntimeError:
-        fits = False
-    if not fits:
-        raise ValueError(
-            f"mask of shape {tuple(mask.shape)} does not broadcast to the scores (B, H, L, S) = {scores_shape}; "
-            f"a padding mask is (B, 1, 1, S), a causal mask (L, S)"
-        )
+    check_mask_fits(mask, (B, num_heads, L, S))  # chapter 4
 # --8<-- [end:validation]
 
 
@@ -242,280 +233,260 @@ class SeedTypo(nn.Module):
 # --8<-- [end:seed_004]
 
 
-SESSIONS = r"""
-# --8<-- [start:projections_split]
->>> B, L, S, E, H = 2, 3, 4, 8, 2
->>> D = E // H
->>> query = torch.randn(B, L, E)  # (B, L, E): the queries come from here
->>> memory = torch.randn(B, S, E)  # (B, S, E): the keys and values come from here
->>> q_proj, k_proj, v_proj = nn.Linear(E, H * D), nn.Linear(E, H * D), nn.Linear(E, H * D)
->>> q_proj.weight.shape, q_proj.bias.shape  # weight is (out_features, in_features) = (H·D, E)
-(torch.Size([8, 8]), torch.Size([8]))
->>> q_proj(query).shape, k_proj(memory).shape  # Linear acts on the last dim: (B, L, H·D), (B, S, H·D)
-(torch.Size([2, 3, 8]), torch.Size([2, 4, 8]))
->>> torch.allclose(q_proj(query), query @ q_proj.weight.T + q_proj.bias)
-True
->>> q = split_heads(q_proj(query), H)  # (B, L, H·D) -> (B, H, L, D)
->>> k = split_heads(k_proj(memory), H)  # (B, S, H·D) -> (B, H, S, D)
->>> v = split_heads(v_proj(memory), H)  # (B, S, H·D) -> (B, H, S, D)
->>> q.shape, k.shape, v.shape
-(torch.Size([2, 2, 3, 4]), torch.Size([2, 2, 4, 4]), torch.Size([2, 2, 4, 4]))
->>> torch.equal(q[:, 1], q_proj(query)[:, :, D:2 * D])  # head 1 = features D..2D-1 of every token
-True
-# --8<-- [end:projections_split]
+def sessions():
+    """The chapter's sessions, run section by section by the pages, in page order; not
+    run on import. One function body, so the names a section leaves for the next are
+    plain to see. Under each statement, its output in ``#>`` lines."""
+    # --8<-- [start:projections_split]
+    B, L, S, E, H = 2, 3, 4, 8, 2
+    D = E // H
+    query = torch.randn(B, L, E)  # (B, L, E): the queries come from here
+    memory = torch.randn(B, S, E)  # (B, S, E): the keys and values come from here
+    q_proj, k_proj, v_proj = nn.Linear(E, H * D), nn.Linear(E, H * D), nn.Linear(E, H * D)
+    q_proj.weight.shape, q_proj.bias.shape  # weight is (out_features, in_features) = (H·D, E)
+    #> (torch.Size([8, 8]), torch.Size([8]))
+    q_proj(query).shape, k_proj(memory).shape  # Linear acts on the last dim: (B, L, H·D), (B, S, H·D)
+    #> (torch.Size([2, 3, 8]), torch.Size([2, 4, 8]))
+    torch.allclose(q_proj(query), query @ q_proj.weight.T + q_proj.bias)
+    #> True
+    q = split_heads(q_proj(query), H)  # (B, L, H·D) -> (B, H, L, D)
+    k = split_heads(k_proj(memory), H)  # (B, S, H·D) -> (B, H, S, D)
+    v = split_heads(v_proj(memory), H)  # (B, S, H·D) -> (B, H, S, D)
+    q.shape, k.shape, v.shape
+    #> (torch.Size([2, 2, 3, 4]), torch.Size([2, 2, 4, 4]), torch.Size([2, 2, 4, 4]))
+    torch.equal(q[:, 1], q_proj(query)[:, :, D:2 * D])  # head 1 = features D..2D-1 of every token
+    #> True
+    # --8<-- [end:projections_split]
 
-# --8<-- [start:scores_example]
->>> scores = attention_scores(q, k)  # (B, H, L, S)
->>> scores.shape
-torch.Size([2, 2, 3, 4])
->>> torch.allclose(scores[1, 0, 2, 3], q[1, 0, 2] @ k[1, 0, 3] / math.sqrt(D))  # one query·key pair
-True
->>> seed_002 = torch.matmul(q, k.transpose(-1, -2)) / torch.sqrt(torch.tensor(D, dtype=torch.float32))  # (B, H, L, S)
->>> torch.equal(scores, seed_002)  # seed note 002's spelling of the same step
-True
->>> a, b = torch.randn(1000, 64), torch.randn(64, 1000)  # D = 64, entries of variance 1
->>> round((a @ b).std().item()), round((a @ b / math.sqrt(64)).std().item())
-(8, 1)
-# --8<-- [end:scores_example]
+    # --8<-- [start:scores_example]
+    scores = attention_scores(q, k)  # (B, H, L, S)
+    scores.shape
+    #> torch.Size([2, 2, 3, 4])
+    torch.allclose(scores[1, 0, 2, 3], q[1, 0, 2] @ k[1, 0, 3] / math.sqrt(D))  # one query·key pair
+    #> True
+    seed_002 = torch.matmul(q, k.transpose(-1, -2)) / torch.sqrt(torch.tensor(D, dtype=torch.float32))  # (B, H, L, S)
+    torch.equal(scores, seed_002)  # seed note 002's spelling of the same step
+    #> True
+    a, b = torch.randn(1000, 64), torch.randn(64, 1000)  # D = 64, entries of variance 1
+    round((a @ b).std().item()), round((a @ b / math.sqrt(64)).std().item())
+    #> (8, 1)
+    # --8<-- [end:scores_example]
 
-# --8<-- [start:mask_softmax_example]
->>> mask = padding_mask(torch.tensor([4, 2]), S)  # (B, 1, 1, S): sequence 1 has 2 real keys
->>> mask[:, 0, 0]
-tensor([[ True,  True,  True,  True],
-        [ True,  True, False, False]])
->>> masked = mask_scores(scores, mask)  # (B, H, L, S)
->>> torch.isinf(masked[1, 0])
-tensor([[False, False,  True,  True],
-        [False, False,  True,  True],
-        [False, False,  True,  True]])
->>> torch.equal(masked[0], scores[0])  # sequence 0 has no padding: nothing changes
-True
->>> weights = attention_weights(masked, mask)  # (B, H, L, S)
->>> torch.allclose(weights.sum(dim=-1), torch.ones(B, H, L))
-True
->>> torch.all(weights[1, :, :, 2:] == 0).item()  # the two padding keys: weight exactly 0
-True
->>> nothing = torch.zeros(L, S, dtype=torch.bool)  # (L, S): no query may look at any key
->>> torch.softmax(mask_scores(scores, nothing), dim=-1)[0, 0, 0].tolist()
-[nan, nan, nan, nan]
->>> attention_weights(mask_scores(scores, nothing), nothing)[0, 0, 0].tolist()
-[0.0, 0.0, 0.0, 0.0]
-# --8<-- [end:mask_softmax_example]
+    # --8<-- [start:mask_softmax_example]
+    mask = padding_mask(torch.tensor([4, 2]), S)  # (B, 1, 1, S): sequence 1 has 2 real keys
+    mask[:, 0, 0]
+    #> tensor([[ True,  True,  True,  True],
+    #>         [ True,  True, False, False]])
+    masked = mask_scores(scores, mask)  # (B, H, L, S)
+    torch.isinf(masked[1, 0])
+    #> tensor([[False, False,  True,  True],
+    #>         [False, False,  True,  True],
+    #>         [False, False,  True,  True]])
+    torch.equal(masked[0], scores[0])  # sequence 0 has no padding: nothing changes
+    #> True
+    weights = attention_weights(masked, mask)  # (B, H, L, S)
+    torch.allclose(weights.sum(dim=-1), torch.ones(B, H, L))
+    #> True
+    torch.all(weights[1, :, :, 2:] == 0).item()  # the two padding keys: weight exactly 0
+    #> True
+    nothing = torch.zeros(L, S, dtype=torch.bool)  # (L, S): no query may look at any key
+    torch.softmax(mask_scores(scores, nothing), dim=-1)[0, 0, 0].tolist()
+    #> [nan, nan, nan, nan]
+    attention_weights(mask_scores(scores, nothing), nothing)[0, 0, 0].tolist()
+    #> [0.0, 0.0, 0.0, 0.0]
+    # --8<-- [end:mask_softmax_example]
 
-# --8<-- [start:attention_example]
->>> out = weights @ v  # (B, H, L, S) @ (B, H, S, D) -> (B, H, L, D)
->>> out.shape
-torch.Size([2, 2, 3, 4])
->>> w = weights[1, 0, 0]  # query 0 of sequence 1, head 0: (S,)
->>> torch.allclose(out[1, 0, 0], w[0] * v[1, 0, 0] + w[1] * v[1, 0, 1])  # only its 2 real keys
-True
->>> out_a, weights_a = attention(q, k, v, mask)
->>> torch.equal(out_a, out), torch.equal(weights_a, weights)
-(True, True)
->>> sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, L, D); its bool mask: True = take part
->>> torch.allclose(out, sdpa, atol=1e-6)
-True
->>> F.scaled_dot_product_attention(q, k, v, attn_mask=nothing)[0, 0, 0].tolist()  # no key: zeros, like ours
-[0.0, 0.0, 0.0, 0.0]
->>> torch.equal(attention(q, k, v, nothing)[0], torch.zeros(B, H, L, D))
-True
-# --8<-- [end:attention_example]
+    # --8<-- [start:attention_example]
+    out = weights @ v  # (B, H, L, S) @ (B, H, S, D) -> (B, H, L, D)
+    out.shape
+    #> torch.Size([2, 2, 3, 4])
+    w = weights[1, 0, 0]  # query 0 of sequence 1, head 0: (S,)
+    torch.allclose(out[1, 0, 0], w[0] * v[1, 0, 0] + w[1] * v[1, 0, 1])  # only its 2 real keys
+    #> True
+    out_a, weights_a = attention(q, k, v, mask)
+    torch.equal(out_a, out), torch.equal(weights_a, weights)
+    #> (True, True)
+    sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, L, D); its bool mask: True = take part
+    torch.allclose(out, sdpa, atol=1e-6)
+    #> True
+    F.scaled_dot_product_attention(q, k, v, attn_mask=nothing)[0, 0, 0].tolist()  # no key: zeros, like ours
+    #> [0.0, 0.0, 0.0, 0.0]
+    torch.equal(attention(q, k, v, nothing)[0], torch.zeros(B, H, L, D))
+    #> True
+    # --8<-- [end:attention_example]
 
-# --8<-- [start:merge_example]
->>> merged = merge_heads(out)  # (B, H, L, D) -> (B, L, H·D)
->>> merged.shape
-torch.Size([2, 3, 8])
->>> torch.equal(merged, out.transpose(1, 2).contiguous().view(B, L, H * D))  # seed note 004's combine_heads
-True
->>> out_proj = nn.Linear(H * D, E)  # H·D -> E
->>> result = out_proj(merged)  # (B, L, E)
->>> (query + result).shape  # the residual connection adds tensors of the same shape
-torch.Size([2, 3, 8])
-# --8<-- [end:merge_example]
+    # --8<-- [start:merge_example]
+    merged = merge_heads(out)  # (B, H, L, D) -> (B, L, H·D)
+    merged.shape
+    #> torch.Size([2, 3, 8])
+    torch.equal(merged, out.transpose(1, 2).contiguous().view(B, L, H * D))  # seed note 004's combine_heads
+    #> True
+    out_proj = nn.Linear(H * D, E)  # H·D -> E
+    result = out_proj(merged)  # (B, L, E)
+    (query + result).shape  # the residual connection adds tensors of the same shape
+    #> torch.Size([2, 3, 8])
+    # --8<-- [end:merge_example]
 
-# --8<-- [start:module_example]
->>> mha = MultiHeadAttention(E, H)
->>> mha
-MultiHeadAttention(
-  (q_proj): Linear(in_features=8, out_features=8, bias=True)
-  (k_proj): Linear(in_features=8, out_features=8, bias=True)
-  (v_proj): Linear(in_features=8, out_features=8, bias=True)
-  (out_proj): Linear(in_features=8, out_features=8, bias=True)
-)
->>> mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj = q_proj, k_proj, v_proj, out_proj  # the layers used above
->>> output, attn = mha(query, memory, memory, mask=mask)
->>> output.shape, attn.shape
-(torch.Size([2, 3, 8]), torch.Size([2, 2, 3, 4]))
->>> torch.equal(output, result), torch.equal(attn, weights)  # the very same numbers as step by step
-(True, True)
->>> x = torch.randn(B, L, E)  # self-attention: query = key = value
->>> out_x, attn_x = mha(x, x, x, mask=causal_mask(L))  # causal mask (L, L)
->>> out_x.shape, attn_x.shape
-(torch.Size([2, 3, 8]), torch.Size([2, 2, 3, 3]))
->>> torch.all(attn_x[..., 0, 1:] == 0).item()  # token 0 sees only itself
-True
-# --8<-- [end:module_example]
+    # --8<-- [start:module_example]
+    mha = MultiHeadAttention(E, H)
+    mha
+    #> MultiHeadAttention(
+    #>   (q_proj): Linear(in_features=8, out_features=8, bias=True)
+    #>   (k_proj): Linear(in_features=8, out_features=8, bias=True)
+    #>   (v_proj): Linear(in_features=8, out_features=8, bias=True)
+    #>   (out_proj): Linear(in_features=8, out_features=8, bias=True)
+    #> )
+    mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj = q_proj, k_proj, v_proj, out_proj  # the layers used above
+    output, attn = mha(query, memory, memory, mask=mask)
+    output.shape, attn.shape
+    #> (torch.Size([2, 3, 8]), torch.Size([2, 2, 3, 4]))
+    torch.equal(output, result), torch.equal(attn, weights)  # the very same numbers as step by step
+    #> (True, True)
+    x = torch.randn(B, L, E)  # self-attention: query = key = value
+    out_x, attn_x = mha(x, x, x, mask=causal_mask(L))  # causal mask (L, L)
+    out_x.shape, attn_x.shape
+    #> (torch.Size([2, 3, 8]), torch.Size([2, 2, 3, 3]))
+    torch.all(attn_x[..., 0, 1:] == 0).item()  # token 0 sees only itself
+    #> True
+    # --8<-- [end:module_example]
 
-# --8<-- [start:errors]
->>> MultiHeadAttention(10, 4)
-Traceback (most recent call last):
-  ...
-ValueError: embed_dim=10 is not divisible by num_heads=4, so there is no default head_dim = embed_dim // num_heads; pass head_dim= to choose the head size
->>> MultiHeadAttention(8, 0)
-Traceback (most recent call last):
-  ...
-ValueError: num_heads must be a positive int, got 0
->>> mha(torch.randn(B, L, 6), memory, memory)
-Traceback (most recent call last):
-  ...
-ValueError: query must have embed_dim=8 features in its last dim, got shape (2, 3, 6)
->>> mha(query[0], memory, memory)
-Traceback (most recent call last):
-  ...
-ValueError: query must be a 3-D (B, length, E) tensor, batch first; got shape (3, 8)
->>> mha(query, memory, memory[:, :3])
-Traceback (most recent call last):
-  ...
-ValueError: key and value must have the same length S, got key S=4 and value S=3
->>> mha(query, memory, memory, mask=mask.int())
-Traceback (most recent call last):
-  ...
-TypeError: mask must be a bool tensor (True = allowed), got torch.int32; a 0/1 'keep' mask becomes mask == 1, a mask of nn.MultiheadAttention (True = not allowed) becomes ~mask
->>> mha(query, memory, memory, mask=mask.view(B, S))
-Traceback (most recent call last):
-  ...
-ValueError: mask of shape (2, 4) does not broadcast to the scores (B, H, L, S) = (2, 2, 3, 4); a padding mask is (B, 1, 1, S), a causal mask (L, S)
-# --8<-- [end:errors]
+    # --8<-- [start:errors]
+    MultiHeadAttention(10, 4)
+    #> ValueError: embed_dim=10 is not divisible by num_heads=4, so there is no default head_dim = embed_dim // num_heads; pass head_dim= to choose the head size
+    MultiHeadAttention(8, 0)
+    #> ValueError: num_heads must be a positive int, got 0
+    mha(torch.randn(B, L, 6), memory, memory)
+    #> ValueError: query must have embed_dim=8 features in its last dim, got shape (2, 3, 6)
+    mha(query[0], memory, memory)
+    #> ValueError: query must be a 3-D (B, length, E) tensor, batch first; got shape (3, 8)
+    mha(query, memory, memory[:, :3])
+    #> ValueError: key and value must have the same length S, got key S=4 and value S=3
+    mha(query, memory, memory, mask=mask.int())
+    #> TypeError: mask must be a bool tensor (True = allowed), got torch.int32; a 0/1 'keep' mask becomes mask == 1, a mask of nn.MultiheadAttention (True = not allowed) becomes ~mask
+    mha(query, memory, memory, mask=mask.view(B, S))
+    #> ValueError: mask of shape (2, 4) does not broadcast to the scores (B, H, L, S) = (2, 2, 3, 4); a padding mask is (B, 1, 1, S), a causal mask (L, S)
+    # --8<-- [end:errors]
 
-# --8<-- [start:head_dim]
->>> wide = MultiHeadAttention(E, H, head_dim=16)  # H·D = 32, E = 8
->>> wide.q_proj.weight.shape, wide.out_proj.weight.shape  # E -> H·D and H·D -> E
-(torch.Size([32, 8]), torch.Size([8, 32]))
->>> out_w, attn_w = wide(query, memory, memory, mask=mask)
->>> out_w.shape, attn_w.shape
-(torch.Size([2, 3, 8]), torch.Size([2, 2, 3, 4]))
->>> query + wide.v_proj(query)  # H·D features cannot be added to the E of the residual
-Traceback (most recent call last):
-  ...
-RuntimeError: The size of tensor a (8) must match the size of tensor b (32) at non-singleton dimension 2
->>> odd = MultiHeadAttention(6, 4, head_dim=3)  # 6 is not divisible by 4: fine with an explicit head_dim
->>> x6 = torch.randn(B, L, 6)
->>> (x6 + odd(x6, x6, x6)[0]).shape  # a residual connection works
-torch.Size([2, 3, 6])
-# --8<-- [end:head_dim]
+    # --8<-- [start:head_dim]
+    wide = MultiHeadAttention(E, H, head_dim=16)  # H·D = 32, E = 8
+    wide.q_proj.weight.shape, wide.out_proj.weight.shape  # E -> H·D and H·D -> E
+    #> (torch.Size([32, 8]), torch.Size([8, 32]))
+    out_w, attn_w = wide(query, memory, memory, mask=mask)
+    out_w.shape, attn_w.shape
+    #> (torch.Size([2, 3, 8]), torch.Size([2, 2, 3, 4]))
+    query + wide.v_proj(query)  # H·D features cannot be added to the E of the residual
+    #> RuntimeError: The size of tensor a (8) must match the size of tensor b (32) at non-singleton dimension 2
+    odd = MultiHeadAttention(6, 4, head_dim=3)  # 6 is not divisible by 4: fine with an explicit head_dim
+    x6 = torch.randn(B, L, 6)
+    (x6 + odd(x6, x6, x6)[0]).shape  # a residual connection works
+    #> torch.Size([2, 3, 6])
+    # --8<-- [end:head_dim]
 
-# --8<-- [start:torch_equal]
->>> theirs = nn.MultiheadAttention(E, H, batch_first=True)  # dropout=0.0 by default
->>> theirs.in_proj_weight.shape, theirs.in_proj_bias.shape, theirs.out_proj.weight.shape
-(torch.Size([24, 8]), torch.Size([24]), torch.Size([8, 8]))
->>> torch.count_nonzero(theirs.in_proj_bias).item()  # its biases start at 0 ...
-0
->>> with torch.no_grad():  # ... so make them random: the comparison should cover them
-...     _ = theirs.in_proj_bias.normal_(), theirs.out_proj.bias.normal_()
->>> mine = load_from_torch(MultiHeadAttention(E, H), theirs)
->>> torch.equal(mine.q_proj.weight, theirs.in_proj_weight[:E]), torch.equal(mine.v_proj.bias, theirs.in_proj_bias[2 * E:])
-(True, True)
->>> out_t, w_t = theirs(query, memory, memory, average_attn_weights=False)  # weights of every head
->>> out_m, w_m = mine(query, memory, memory)
->>> out_t.shape, w_t.shape
-(torch.Size([2, 3, 8]), torch.Size([2, 2, 3, 4]))
->>> torch.allclose(out_m, out_t, atol=1e-6), torch.allclose(w_m, w_t, atol=1e-6)
-(True, True)
->>> _, w_avg = theirs(query, memory, memory)  # the default average_attn_weights=True: (B, L, S)
->>> w_avg.shape, torch.allclose(w_m.mean(dim=1), w_avg, atol=1e-6)
-(torch.Size([2, 3, 4]), True)
->>> key_padding_mask = ~mask.view(B, S)  # (B, S), nn.MultiheadAttention's way: True = NOT allowed
->>> out_t, w_t = theirs(query, memory, memory, key_padding_mask=key_padding_mask, average_attn_weights=False)
->>> out_m, w_m = mine(query, memory, memory, mask=mask)  # (B, 1, 1, S), ours: True = allowed
->>> torch.allclose(out_m, out_t, atol=1e-6), torch.allclose(w_m, w_t, atol=1e-6)
-(True, True)
->>> out_t, w_t = theirs(x, x, x, attn_mask=~causal_mask(L), average_attn_weights=False)  # (L, L)
->>> out_m, w_m = mine(x, x, x, mask=causal_mask(L))
->>> torch.allclose(out_m, out_t, atol=1e-6), torch.allclose(w_m, w_t, atol=1e-6)
-(True, True)
->>> out_t, none = theirs(query, memory, memory, key_padding_mask=key_padding_mask, need_weights=False)
->>> none is None, torch.allclose(mine(query, memory, memory, mask=mask)[0], out_t, atol=1e-6)
-(True, True)
-# --8<-- [end:torch_equal]
+    # --8<-- [start:torch_equal]
+    theirs = nn.MultiheadAttention(E, H, batch_first=True)  # dropout=0.0 by default
+    theirs.in_proj_weight.shape, theirs.in_proj_bias.shape, theirs.out_proj.weight.shape
+    #> (torch.Size([24, 8]), torch.Size([24]), torch.Size([8, 8]))
+    torch.count_nonzero(theirs.in_proj_bias).item()  # its biases start at 0 ...
+    #> 0
+    with torch.no_grad():  # ... so make them random: the comparison should cover them
+        _ = theirs.in_proj_bias.normal_(), theirs.out_proj.bias.normal_()
+    mine = load_from_torch(MultiHeadAttention(E, H), theirs)
+    torch.equal(mine.q_proj.weight, theirs.in_proj_weight[:E]), torch.equal(mine.v_proj.bias, theirs.in_proj_bias[2 * E:])
+    #> (True, True)
+    out_t, w_t = theirs(query, memory, memory, average_attn_weights=False)  # weights of every head
+    out_m, w_m = mine(query, memory, memory)
+    out_t.shape, w_t.shape
+    #> (torch.Size([2, 3, 8]), torch.Size([2, 2, 3, 4]))
+    torch.allclose(out_m, out_t, atol=1e-6), torch.allclose(w_m, w_t, atol=1e-6)
+    #> (True, True)
+    _, w_avg = theirs(query, memory, memory)  # the default average_attn_weights=True: (B, L, S)
+    w_avg.shape, torch.allclose(w_m.mean(dim=1), w_avg, atol=1e-6)
+    #> (torch.Size([2, 3, 4]), True)
+    key_padding_mask = ~mask.view(B, S)  # (B, S), nn.MultiheadAttention's way: True = NOT allowed
+    out_t, w_t = theirs(query, memory, memory, key_padding_mask=key_padding_mask, average_attn_weights=False)
+    out_m, w_m = mine(query, memory, memory, mask=mask)  # (B, 1, 1, S), ours: True = allowed
+    torch.allclose(out_m, out_t, atol=1e-6), torch.allclose(w_m, w_t, atol=1e-6)
+    #> (True, True)
+    out_t, w_t = theirs(x, x, x, attn_mask=~causal_mask(L), average_attn_weights=False)  # (L, L)
+    out_m, w_m = mine(x, x, x, mask=causal_mask(L))
+    torch.allclose(out_m, out_t, atol=1e-6), torch.allclose(w_m, w_t, atol=1e-6)
+    #> (True, True)
+    out_t, none = theirs(query, memory, memory, key_padding_mask=key_padding_mask, need_weights=False)
+    none is None, torch.allclose(mine(query, memory, memory, mask=mask)[0], out_t, atol=1e-6)
+    #> (True, True)
+    # --8<-- [end:torch_equal]
 
-# --8<-- [start:torch_seq_first]
->>> seq_first = nn.MultiheadAttention(E, H)  # batch_first=False: (L, B, E)
->>> seq_first.load_state_dict(theirs.state_dict())
-<All keys matched successfully>
->>> q_t, m_t = query.transpose(0, 1), memory.transpose(0, 1)  # (L, B, E), (S, B, E)
->>> out_t, w_t = seq_first(q_t, m_t, m_t, key_padding_mask=key_padding_mask, average_attn_weights=False)
->>> out_t.shape, w_t.shape  # the output is sequence first, the weights are not
-(torch.Size([3, 2, 8]), torch.Size([2, 2, 3, 4]))
->>> out_m, w_m = mine(query, memory, memory, mask=mask)
->>> torch.allclose(out_m, out_t.transpose(0, 1), atol=1e-6), torch.allclose(w_m, w_t, atol=1e-6)
-(True, True)
-# --8<-- [end:torch_seq_first]
+    # --8<-- [start:torch_seq_first]
+    seq_first = nn.MultiheadAttention(E, H)  # batch_first=False: (L, B, E)
+    seq_first.load_state_dict(theirs.state_dict())
+    #> <All keys matched successfully>
+    q_t, m_t = query.transpose(0, 1), memory.transpose(0, 1)  # (L, B, E), (S, B, E)
+    out_t, w_t = seq_first(q_t, m_t, m_t, key_padding_mask=key_padding_mask, average_attn_weights=False)
+    out_t.shape, w_t.shape  # the output is sequence first, the weights are not
+    #> (torch.Size([3, 2, 8]), torch.Size([2, 2, 3, 4]))
+    out_m, w_m = mine(query, memory, memory, mask=mask)
+    torch.allclose(out_m, out_t.transpose(0, 1), atol=1e-6), torch.allclose(w_m, w_t, atol=1e-6)
+    #> (True, True)
+    # --8<-- [end:torch_seq_first]
 
-# --8<-- [start:packed_example]
->>> packed = pack(mine)
->>> packed
-PackedSelfAttention(
-  (qkv_proj): Linear(in_features=8, out_features=24, bias=True)
-  (out_proj): Linear(in_features=8, out_features=8, bias=True)
-)
->>> out_p, w_p = packed(x, mask=causal_mask(L))
->>> out_m, w_m = mine(x, x, x, mask=causal_mask(L))
->>> torch.allclose(out_p, out_m, atol=1e-6), torch.allclose(w_p, w_m, atol=1e-6)
-(True, True)
->>> torch.equal(packed.qkv_proj.weight, theirs.in_proj_weight), torch.equal(packed.qkv_proj.bias, theirs.in_proj_bias)
-(True, True)
->>> row = theirs.in_proj_weight.view(3, H, D, E)  # the 3E rows are (q/k/v, head, feature)
->>> torch.equal(row[1, 0], mine.k_proj.weight[:D])  # rows of k, head 0
-True
-# --8<-- [end:packed_example]
+    # --8<-- [start:packed_example]
+    packed = pack(mine)
+    packed
+    #> PackedSelfAttention(
+    #>   (qkv_proj): Linear(in_features=8, out_features=24, bias=True)
+    #>   (out_proj): Linear(in_features=8, out_features=8, bias=True)
+    #> )
+    out_p, w_p = packed(x, mask=causal_mask(L))
+    out_m, w_m = mine(x, x, x, mask=causal_mask(L))
+    torch.allclose(out_p, out_m, atol=1e-6), torch.allclose(w_p, w_m, atol=1e-6)
+    #> (True, True)
+    torch.equal(packed.qkv_proj.weight, theirs.in_proj_weight), torch.equal(packed.qkv_proj.bias, theirs.in_proj_bias)
+    #> (True, True)
+    row = theirs.in_proj_weight.view(3, H, D, E)  # the 3E rows are (q/k/v, head, feature)
+    torch.equal(row[1, 0], mine.k_proj.weight[:D])  # rows of k, head 0
+    #> True
+    # --8<-- [end:packed_example]
 
-# --8<-- [start:torch_size]
->>> x = torch.zeros(2, 5, 8)  # (B, L, E)
->>> size = x.size()
->>> size, size == x.shape
-(torch.Size([2, 5, 8]), True)
->>> isinstance(size, tuple), torch.Size.__mro__
-(True, (<class 'torch.Size'>, <class 'tuple'>, <class 'object'>))
->>> batch_size, seq_length, d_model = x.size()  # tuple unpacking, one name per dim
->>> batch_size, seq_length, d_model
-(2, 5, 8)
->>> type(batch_size)
-<class 'int'>
->>> batch_size, _, seq_length, d_k = x.size()  # four names for a 3-D tensor
-Traceback (most recent call last):
-  ...
-ValueError: not enough values to unpack (expected 4, got 3)
->>> heads = torch.zeros(2, 4, 5, 3)  # (B, H, L, D)
->>> batch_size, _, seq_length, d_k = heads.size()
->>> _  # an ordinary variable: it holds H
-4
->>> batch_size, *_, d_k = heads.size()  # starred: _ takes the middle sizes as a list
->>> _
-[4, 5]
-# --8<-- [end:torch_size]
+    # --8<-- [start:torch_size]
+    x = torch.zeros(2, 5, 8)  # (B, L, E)
+    size = x.size()
+    size, size == x.shape
+    #> (torch.Size([2, 5, 8]), True)
+    isinstance(size, tuple), torch.Size.__mro__
+    #> (True, (<class 'torch.Size'>, <class 'tuple'>, <class 'object'>))
+    batch_size, seq_length, d_model = x.size()  # tuple unpacking, one name per dim
+    batch_size, seq_length, d_model
+    #> (2, 5, 8)
+    type(batch_size)
+    #> <class 'int'>
+    batch_size, _, seq_length, d_k = x.size()  # four names for a 3-D tensor
+    #> ValueError: not enough values to unpack (expected 4, got 3)
+    heads = torch.zeros(2, 4, 5, 3)  # (B, H, L, D)
+    batch_size, _, seq_length, d_k = heads.size()
+    _  # an ordinary variable: it holds H
+    #> 4
+    batch_size, *_, d_k = heads.size()  # starred: _ takes the middle sizes as a list
+    _
+    #> [4, 5]
+    # --8<-- [end:torch_size]
 
-# --8<-- [start:unused_d_k]
->>> torch.equal(combine_heads_004(heads, d_model=12), combine_heads_without_d_k(heads, d_model=12))
-True
->>> combine_heads_004(heads, d_model=12).shape
-torch.Size([2, 5, 12])
->>> combine_heads_004(heads, d_model=8)  # d_k = 3 was read, yet nothing checks 4 · 3 against d_model
-Traceback (most recent call last):
-  ...
-RuntimeError: shape '[2, 5, 8]' is invalid for input of size 120
->>> merge_heads(heads).shape  # chapter 1's merge_heads takes H·D from the tensor itself
-torch.Size([2, 5, 12])
-# --8<-- [end:unused_d_k]
+    # --8<-- [start:unused_d_k]
+    torch.equal(combine_heads_004(heads, d_model=12), combine_heads_without_d_k(heads, d_model=12))
+    #> True
+    combine_heads_004(heads, d_model=12).shape
+    #> torch.Size([2, 5, 12])
+    combine_heads_004(heads, d_model=8)  # d_k = 3 was read, yet nothing checks 4 · 3 against d_model
+    #> RuntimeError: shape '[2, 5, 8]' is invalid for input of size 120
+    merge_heads(heads).shape  # chapter 1's merge_heads takes H·D from the tensor itself
+    #> torch.Size([2, 5, 12])
+    # --8<-- [end:unused_d_k]
 
-# --8<-- [start:farward_call]
->>> typo = SeedTypo(8)  # construction works: nothing checks the method names
->>> typo(torch.zeros(2, 3, 8))
-Traceback (most recent call last):
-  ...
-NotImplementedError: Module [SeedTypo] is missing the required "forward" function
->>> typo.forward.__name__  # nn.Module's placeholder forward, in torch/nn/modules/module.py
-'_forward_unimplemented'
->>> typo.farward(torch.zeros(2, 3, 8)).shape  # the method exists, under a name nobody calls
-torch.Size([2, 3, 8])
-# --8<-- [end:farward_call]
-"""
+    # --8<-- [start:farward_call]
+    typo = SeedTypo(8)  # construction works: nothing checks the method names
+    typo(torch.zeros(2, 3, 8))
+    #> NotImplementedError: Module [SeedTypo] is missing the required "forward" function
+    typo.forward.__name__  # nn.Module's placeholder forward, in torch/nn/modules/module.py
+    #> '_forward_unimplemented'
+    typo.farward(torch.zeros(2, 3, 8)).shape  # the method exists, under a name nobody calls
+    #> torch.Size([2, 3, 8])
+    # --8<-- [end:farward_call]

@@ -13,17 +13,17 @@ from typing import NamedTuple
 
 import pytest
 
+from sitekit.site import CONFIG_FILE
 from sitekit.tools.budget import build_site
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
-    """The site, built once with ``mkdocs build --strict`` into a temporary folder; the build
-    must succeed without a single warning."""
+    """The site, built once with ``mkdocs build --strict`` into a temporary folder. This is the
+    check of the strict build: it must succeed without a single warning, or every test of the
+    built site fails with the build's output."""
     site_dir = tmp_path_factory.mktemp("site")
-    status, output, seconds = build_site(site_dir, ROOT / "mkdocs.yml")
+    status, output, seconds = build_site(site_dir, CONFIG_FILE)
     assert status == 0, f"mkdocs build --strict failed:\n{output}"
     warnings = [line for line in output.splitlines() if re.match(r"\s*(WARNING|ERROR)\b", line)]
     assert not warnings, "the build printed warnings:\n" + "\n".join(warnings)

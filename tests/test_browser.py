@@ -1,18 +1,18 @@
 """The built site in a real browser: headless Chromium, driven by Playwright, on the site served
-from 127.0.0.1.
+from 127.0.0.1. Only what needs a browser is checked here; what the built files show (every page
+in every language, the language switcher, which search index a page uses, no load from another
+host) is checked on the files, by tests/test_build.py and tests/test_budget.py.
 
-Every page of both languages (whatever HTML pages the build made, notebook pages included) is
-opened once, as a first visit, and must load without a console error or page error, without a
-failed request and without a request to another host; it must load its own language's search
-index, have a copy button on every code block and no math left unrendered, and its language
-switcher must land on the same page in the other language. Search is typed into the search box as
-a reader would. Screenshots of the home page and the shapes chapter of each language go to
-``build/screenshots/``.
+Every page of the built site (notebook pages included) is opened once, as a first visit, and must
+load without a console error or page error and without a failed request (a request to another
+host is refused, so it fails too: this also catches requests made by scripts); every code block
+must have a working copy button, no math may be left unrendered, and Chinese must render as
+glyphs. Searches are typed into the search box as a reader types them. Screenshots of the home
+page and the shapes chapter of each language go to ``build/screenshots/``.
 
-Chromium: the first of ``chromium``, ``chromium-browser``, ``google-chrome`` on the PATH. Where
-there is none, the session installs Debian's ``chromium`` and ``fonts-wqy-microhei`` with apt-get
-when it runs as root (or, with ``CI=true``, with password-less sudo); otherwise the browser tests
-are skipped, saying why. With ``CI=true`` they fail instead of being skipped.
+Chromium: the system's, the first of ``CHROMIUM`` on the PATH (Playwright's ``executable_path``;
+no browser download). Where there is none, the browser tests are skipped with the reason, which
+says how to install it; with ``CI=true`` they fail instead.
 """
 
 from __future__ import annotations
@@ -29,28 +29,26 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from sitekit.site import LANGUAGES, ROOT, language_of, url_prefix
 from sitekit.tools.budget import file_of, measure_page, site_pages
-from sitekit.build.hooks import DEFAULT_LANGUAGE, LANGUAGES
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 #: Pages photographed in each language (URL path below the language root) -> file name part.
 SCREENSHOT_PAGES = {"": "home", "shapes/": "shapes"}
 SEARCHES = {"zh": ("广播", "掩码", "步长"), "en": ("broadcasting", "mask", "stride")}
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-APT_PACKAGES = ("chromium", "fonts-wqy-microhei")
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+INSTALL = "on Debian, as root: apt-get install chromium fonts-wqy-microhei"
 #: Flags that let Chromium run headless as root in a container, quietly and offline.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-APT_UPDATE_TIMEOUT_S = 300
-APT_INSTALL_TIMEOUT_S = 900
 #: After the load event, a page counts as settled once no request has been in flight for this long.
 QUIET_S = 0.2
 SETTLE_TIMEOUT_S = 10.0
+#: Pages loading at once: most of a page's time is spent waiting (its scripts, the search worker).
+PARALLEL_PAGES = 4
 VIEWPORT = {"width": 1280, "height": 800}
 
 
@@ -67,11 +65,12 @@ def unavailable(reason: str):
     pytest.skip(reason)
 
 
-def find_chromium() -> str | None:
-    for name in CHROMIUM_NAMES:
-        if path := shutil.which(name):
-            return path
-    return next((p for p in CHROMIUM_PATHS if os.access(p, os.X_OK)), None)
+def system_chromium() -> str:
+    """The path of the system's Chromium; skips (fails with CI=true) where there is none."""
+    path = next(filter(None, map(shutil.which, CHROMIUM)), None)
+    if path is None:
+        unavailable(f"no Chromium on the PATH ({', '.join(CHROMIUM)}); install it, {INSTALL}")
+    return path
 
 
 def has_cjk_font() -> bool | None:
@@ -82,119 +81,35 @@ def has_cjk_font() -> bool | None:
     return bool(listing.stdout.strip())
 
 
-def _installer() -> list[str] | None:
-    """The command prefix that may run apt-get here, or None."""
-    if not shutil.which("apt-get"):
-        return None
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return []
-    if in_ci() and shutil.which("sudo"):
-        probe = subprocess.run(["sudo", "-n", "true"], capture_output=True)
-        if probe.returncode == 0:
-            return ["sudo", "-n"]
-    return None
-
-
-def apt_install(packages: tuple[str, ...]) -> tuple[bool, str]:
-    """apt-get update && apt-get install -y `packages`: (succeeded, output tail)."""
-    prefix = _installer()
-    if prefix is None:
-        return False, "needs root (or CI=true with password-less sudo) and apt-get"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    output = ""
-    for command, timeout in ((["apt-get", "update"], APT_UPDATE_TIMEOUT_S),
-                             (["apt-get", "install", "-y", *packages],
-                              APT_INSTALL_TIMEOUT_S)):
-        try:
-            result = subprocess.run(prefix + command, capture_output=True, text=True, env=env,
-                                    timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return False, f"{' '.join(command)} took longer than {timeout} s"
-        output += result.stdout + result.stderr
-        if result.returncode != 0:
-            return False, f"{' '.join(command)} failed:\n" + "\n".join(output.splitlines()[-15:])
-    return True, "\n".join(output.splitlines()[-5:])
-
-
-def obtain_chromium() -> str:
-    """Chromium's path; installs it where it is missing and can be installed, else skips (fails
-    with CI=true)."""
-    path = find_chromium()
-    if path is None:
-        _, output = apt_install(APT_PACKAGES)
-        path = find_chromium()
-        if path is None:
-            unavailable("Chromium is not installed and cannot be installed here "
-                        f"(apt-get install {' '.join(APT_PACKAGES)}: {output})")
-    elif has_cjk_font() is False:
-        apt_install(APT_PACKAGES[1:])  # best effort; test_chinese_renders_as_glyphs_not_boxes judges
-    return path
-
-
 @pytest.fixture(scope="session")
-def chromium_path() -> str:
-    return obtain_chromium()
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path):
+def browser():
+    executable = system_chromium()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         unavailable("the Python package playwright is not installed (it is in the test extras: "
                     "pip install -e '.[test]')")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
 
-def test_without_chromium_the_browser_tests_skip_with_the_reason_or_fail_in_ci(monkeypatch):
-    monkeypatch.setattr(f"{__name__}.find_chromium", lambda: None)
-    monkeypatch.setattr(f"{__name__}._installer", lambda: None)
+def test_without_chromium_the_browser_tests_skip_saying_how_to_install_it_or_fail_in_ci(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="Chromium is not installed and cannot be installed here"):
-        obtain_chromium()
+    with pytest.raises(pytest.skip.Exception, match="no Chromium on the PATH.*apt-get install chromium"):
+        system_chromium()
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true: the browser tests must run"):
-        obtain_chromium()
-
-
-def test_where_chromium_is_missing_it_is_installed(monkeypatch):
-    found = iter([None, "/usr/bin/chromium"])
-    commands = []
-    monkeypatch.setattr(f"{__name__}.find_chromium", lambda: next(found))
-    monkeypatch.setattr(f"{__name__}._installer", lambda: [])
-    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: commands.append((command, kwargs))
-                        or subprocess.CompletedProcess(command, 0, "", ""))
-    assert obtain_chromium() == "/usr/bin/chromium"
-    assert [c for c, _ in commands] == [["apt-get", "update"],
-                                        ["apt-get", "install", "-y", *APT_PACKAGES]]
-    assert all(kwargs["timeout"] and kwargs["capture_output"] for _, kwargs in commands)
+        system_chromium()
 
 
 # --- Visiting every page ----------------------------------------------------------------------
 
-def language_of(path: str) -> str:
-    for lang in LANGUAGES:
-        if lang != DEFAULT_LANGUAGE and path.startswith(f"/{lang}/"):
-            return lang
-    return DEFAULT_LANGUAGE
-
-
-def below_root(path: str) -> str:
-    """The path below its language root: "/en/shapes/" -> "shapes/"."""
-    lang = language_of(path)
-    return path[len(lang) + 2:] if lang != DEFAULT_LANGUAGE else path[1:]
-
-
-def twin(path: str, lang: str) -> str:
-    """The same page in language `lang`."""
-    return ("/" if lang == DEFAULT_LANGUAGE else f"/{lang}/") + below_root(path)
-
-
-def search_index_path(lang: str) -> str:
-    return "/search/search_index.json" if lang == DEFAULT_LANGUAGE else f"/{lang}/search/search_index.json"
+def below_language_root(path: str) -> str:
+    """A URL path below its language's root: "/en/shapes/" -> "shapes/"."""
+    return path[1 + len(url_prefix(language_of(path[1:]))):]
 
 
 @dataclass
@@ -202,18 +117,13 @@ class Visit:
     path: str
     lang: str
     status: int | None = None
-    html_lang: str = ""
     console_errors: list[str] = field(default_factory=list)
-    failed_requests: list[str] = field(default_factory=list)
-    foreign_requests: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)  # requests to another host included
     local_requests: list[str] = field(default_factory=list)  # URL paths, in order
     unsettled: list[str] = field(default_factory=list)  # requests still in flight at the deadline
     code_blocks: int = 0
     uncopyable: list[str] = field(default_factory=list)
     unrendered_math: list[str] = field(default_factory=list)
-    switcher: dict[str, str] = field(default_factory=dict)  # hreflang -> absolute href
-    switched_to: str | None = None  # path after clicking the other language's link
-    switched_status: int | None = None
     cjk: dict | None = None
     screenshot: Path | None = None
     errors: list[str] = field(default_factory=list)  # the visit itself went wrong
@@ -254,9 +164,7 @@ PAGE_CHECKS = r"""() => {
     const text = walker.currentNode.textContent;
     if (tex.test(text)) unrendered.push(text.trim().slice(0, 80));
   }
-  const switcher = {};
-  for (const a of document.querySelectorAll("a.md-select__link[hreflang]")) switcher[a.getAttribute("hreflang")] = a.href;
-  return {htmlLang: document.documentElement.lang, codeBlocks: blocks.length, uncopyable, unrendered, switcher};
+  return {codeBlocks: blocks.length, uncopyable, unrendered};
 }"""
 
 #: Draws two different Chinese characters in the page's text font: without a Chinese font both come
@@ -276,9 +184,9 @@ CJK_CHECK = r"""() => {
 
 @pytest.fixture(scope="module")
 def context(browser, served_site):
-    """One browser context for the session's pages. Requests to any other host are recorded and
-    refused, so nothing leaves the machine; routing also turns the HTTP cache off, so every page
-    loads everything it needs, as on a first visit."""
+    """One browser context for the session's pages. Requests to any other host are refused, so
+    nothing leaves the machine and each one is a failed request; routing also turns the HTTP cache
+    off, so every page loads everything it needs, as on a first visit."""
     base = served_site.url
     context = browser.new_context(viewport=VIEWPORT, service_workers="block")
     context.set_default_timeout(15_000)
@@ -288,32 +196,23 @@ def context(browser, served_site):
     context.close()
 
 
-def open_page(context, served, path: str, rec: Visit):
-    """A new page (tab) with `path` loaded and settled; events go to `rec` while recording[0]."""
+def start_page(context, served, path: str, rec: Visit):
+    """A new page (tab) navigating to `path`, its events going to `rec`. Returns as soon as the
+    server answered, with a function that waits until the page has settled, so that several
+    pages can load at once."""
     base = served.url
     page = context.new_page()
     in_flight: set = set()
     last_event = [time.monotonic()]
-    recording = [True]
-
-    def local(url: str) -> str | None:
-        if url.startswith(base + "/"):
-            return urlsplit(url).path
-        return None
 
     def on_request(request):
         last_event[0] = time.monotonic()
         in_flight.add(request)
-        if not recording[0] or request.url.startswith(("data:", "blob:", "about:")):
-            return
-        path_ = local(request.url)
-        if path_ is None:
-            rec.foreign_requests.append(request.url)
-        else:
-            rec.local_requests.append(path_)
+        if request.url.startswith(base + "/"):
+            rec.local_requests.append(urlsplit(request.url).path)
 
     def on_response(response):
-        if recording[0] and response.status >= 400:
+        if response.status >= 400:
             rec.failed_requests.append(f"{response.status} {response.url}")
 
     def on_done(request):
@@ -322,16 +221,16 @@ def open_page(context, served, path: str, rec: Visit):
 
     def on_failed(request):
         on_done(request)
-        if recording[0] and local(request.url) is not None:
-            rec.failed_requests.append(f"{request.failure} {request.url}")
+        if not request.url.startswith(("data:", "blob:", "about:")):
+            where = "" if request.url.startswith(base + "/") else " (another host: refused)"
+            rec.failed_requests.append(f"{request.failure} {request.url}{where}")
 
     def on_console(message):
-        if recording[0] and message.type == "error":
+        if message.type == "error":
             rec.console_errors.append(f"console: {message.text}")
 
     def on_page_error(error):
-        if recording[0]:
-            rec.console_errors.append(f"page error: {error}")
+        rec.console_errors.append(f"page error: {error}")
 
     page.on("request", on_request)
     page.on("response", on_response)
@@ -340,66 +239,68 @@ def open_page(context, served, path: str, rec: Visit):
     page.on("console", on_console)
     page.on("pageerror", on_page_error)
 
-    response = page.goto(base + path, wait_until="load")
-    rec.status = response.status if response else None
-    # Settle: Material starts its search worker and fetches the index after the load event.
-    has_search = page.evaluate("() => !!document.forms.namedItem('search')")
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    while time.monotonic() < deadline:
-        index_loaded = not has_search or any(p.endswith("/search_index.json") for p in rec.local_requests)
-        if not in_flight and index_loaded and time.monotonic() - last_event[0] >= QUIET_S:
-            break
-        page.wait_for_timeout(50)
-    else:
+    def settle() -> None:
+        """Wait for the load event, then until the page is quiet: Material starts its search
+        worker and fetches the index after the load event."""
+        page.wait_for_load_state("load")
+        has_search = page.evaluate("() => !!document.forms.namedItem('search')")
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            index_loaded = not has_search or any(p.endswith("/search_index.json") for p in rec.local_requests)
+            if not in_flight and index_loaded and time.monotonic() - last_event[0] >= QUIET_S:
+                return
+            page.wait_for_timeout(50)
         rec.unsettled = [r.url for r in in_flight] or ["(the search index was never requested)"]
-    return page, recording
+
+    response = page.goto(base + path, wait_until="commit")
+    rec.status = response.status if response else None
+    return page, settle
 
 
-def visit(context, served, path: str) -> Visit:
-    lang = language_of(path)
-    rec = Visit(path=path, lang=lang)
-    page = None
+def open_page(context, served, path: str, rec: Visit):
+    """A new page (tab) with `path` loaded and settled."""
+    page, settle = start_page(context, served, path, rec)
+    settle()
+    return page
+
+
+def check(page, settle, rec: Visit) -> None:
+    """Settle a started page, run the checks in it, take its screenshot, close it."""
     try:
-        page, recording = open_page(context, served, path, rec)
+        settle()
         checks = page.evaluate(PAGE_CHECKS)
-        rec.html_lang = checks["htmlLang"]
         rec.code_blocks = checks["codeBlocks"]
         rec.uncopyable = checks["uncopyable"]
         rec.unrendered_math = checks["unrendered"]
-        rec.switcher = checks["switcher"]
-        if lang == DEFAULT_LANGUAGE and path == "/":
+        if rec.path == "/":
             rec.cjk = page.evaluate(CJK_CHECK)
-        if below_root(path) in SCREENSHOT_PAGES:
+        if below_language_root(rec.path) in SCREENSHOT_PAGES:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            rec.screenshot = SCREENSHOTS / f"{lang}-{SCREENSHOT_PAGES[below_root(path)]}.png"
+            rec.screenshot = SCREENSHOTS / f"{rec.lang}-{SCREENSHOT_PAGES[below_language_root(rec.path)]}.png"
             page.screenshot(path=str(rec.screenshot))
-        # The language switcher: a click on the other language's link (dispatched to the link, which
-        # sits in a list that opens on hover) must land on the same page in that language.
-        other = next(lang_ for lang_ in LANGUAGES if lang_ != lang)
-        links = page.locator(f"a.md-select__link[hreflang='{other}']")
-        if links.count():
-            recording[0] = False  # what the next page does is that page's own visit
-            # Waits for the other page's DOM, not just the commit: closing a page while a
-            # navigation commits can hang page.close() in Chromium (microsoft/playwright#42366).
-            with page.expect_navigation(wait_until="domcontentloaded") as navigation:
-                links.first.dispatch_event("click")
-            rec.switched_status = navigation.value.status if navigation.value else None
-            rec.switched_to = urlsplit(page.url).path
     except Exception as error:  # noqa: BLE001 - reported by the tests, page by page
         rec.errors.append(f"{type(error).__name__}: {error}")
     finally:
-        if page is not None:
-            # After an error the page may be mid-navigation, where a waiting close() can hang:
-            # then close without waiting (run_before_unload; no page of the site sets a handler).
-            page.close(run_before_unload=bool(rec.errors))
-    return rec
+        # After an error the page may be mid-navigation, where a waiting close() can hang:
+        # then close without waiting (run_before_unload; no page of the site sets a handler).
+        page.close(run_before_unload=bool(rec.errors))
 
 
 @pytest.fixture(scope="module")
 def visits(context, served_site) -> dict[str, Visit]:
-    """Every page of the built site, opened once."""
+    """Every page of the built site, opened once, PARALLEL_PAGES at a time."""
     started = time.perf_counter()
-    result = {path: visit(context, served_site, path) for path in site_pages(served_site.site_dir)}
+    paths = site_pages(served_site.site_dir)
+    result = {path: Visit(path=path, lang=language_of(path[1:])) for path in paths}
+    for first in range(0, len(paths), PARALLEL_PAGES):
+        opened = []
+        for path in paths[first : first + PARALLEL_PAGES]:
+            try:
+                opened.append((*start_page(context, served_site, path, result[path]), result[path]))
+            except Exception as error:  # noqa: BLE001 - reported by the tests, page by page
+                result[path].errors.append(f"{type(error).__name__}: {error}")
+        for page, settle, rec in opened:
+            check(page, settle, rec)
     print(f"\nvisited {len(result)} pages in {time.perf_counter() - started:.1f} s")
     return result
 
@@ -408,17 +309,10 @@ def offenders(visits: dict[str, Visit], attribute: str) -> list[str]:
     return [f"{v.path}: {item}" for v in visits.values() for item in getattr(v, attribute)]
 
 
-def test_every_page_was_visited_in_both_languages(visits):
-    errors = offenders(visits, "errors") + offenders(visits, "unsettled")
-    assert not errors, "\n".join(errors)
-    by_lang = {lang: {below_root(p) for p, v in visits.items() if v.lang == lang} for lang in LANGUAGES}
-    assert "" in by_lang[DEFAULT_LANGUAGE] and "shapes/" in by_lang[DEFAULT_LANGUAGE]
-    for lang in LANGUAGES:
-        assert by_lang[lang] == by_lang[DEFAULT_LANGUAGE], f"pages without a twin in {lang}: " \
-            f"{sorted(by_lang[lang] ^ by_lang[DEFAULT_LANGUAGE])}"
-    wrong = [f"{v.path}: status {v.status}, <html lang={v.html_lang!r}>" for v in visits.values()
-             if v.status != 200 or v.html_lang != v.lang]
-    assert not wrong, "\n".join(wrong)
+def test_every_page_opens_and_settles(visits):
+    found = offenders(visits, "errors") + offenders(visits, "unsettled")
+    found += [f"{v.path}: status {v.status}" for v in visits.values() if v.status != 200]
+    assert not found, "\n".join(found)
 
 
 def test_no_page_logs_a_console_error_or_page_error(visits):
@@ -426,37 +320,9 @@ def test_no_page_logs_a_console_error_or_page_error(visits):
     assert not found, "\n".join(found)
 
 
-def test_no_request_fails(visits):
+def test_no_request_fails_and_none_goes_to_another_host(visits):
     found = offenders(visits, "failed_requests")
     assert not found, "\n".join(found)
-
-
-def test_no_page_requests_anything_from_another_host(visits):
-    found = offenders(visits, "foreign_requests")
-    assert not found, "\n".join(found)
-
-
-def test_each_page_searches_its_own_language(visits):
-    wrong = []
-    for v in visits.values():
-        indexes = [p for p in v.local_requests if p.endswith("/search_index.json")]
-        if indexes != [search_index_path(v.lang)]:
-            wrong.append(f"{v.path}: loaded {indexes}, expected {search_index_path(v.lang)}")
-    assert not wrong, "\n".join(wrong)
-
-
-def test_language_switcher_lands_on_the_same_page_in_the_other_language(visits, served_site):
-    wrong = []
-    for v in visits.values():
-        for lang in LANGUAGES:
-            href = v.switcher.get(lang)
-            if href is None or urlsplit(href).path != twin(v.path, lang):
-                wrong.append(f"{v.path}: switcher link for {lang} is {href}, expected {twin(v.path, lang)}")
-        other = next(lang for lang in LANGUAGES if lang != v.lang)
-        if v.switched_to != twin(v.path, other) or v.switched_status != 200:
-            wrong.append(f"{v.path}: clicking {other} went to {v.switched_to} "
-                         f"(status {v.switched_status}), expected {twin(v.path, other)}")
-    assert not wrong, "\n".join(wrong)
 
 
 def test_every_code_block_has_a_copy_button(visits):
@@ -497,7 +363,7 @@ def test_budget_counts_what_the_browser_loads(visits, served_site):
     assert not wrong, "\n".join(wrong)
 
 
-def test_screenshots_of_home_and_shapes_in_both_languages(visits):
+def test_screenshots_of_home_and_shapes_in_every_language(visits):
     shots = [v.screenshot for v in visits.values() if v.screenshot is not None]
     expected = {f"{lang}-{name}.png" for lang in LANGUAGES for name in SCREENSHOT_PAGES.values()}
     assert {s.name for s in shots} == expected
@@ -510,7 +376,7 @@ def test_chinese_renders_as_glyphs_not_boxes(visits):
     assert cjk is not None
     if cjk["first"] == cjk["blank"] or cjk["first"] == cjk["second"]:
         reason = (f"Chinese text renders as empty boxes in the font {cjk['font']!r}: no Chinese font "
-                  "is installed (Debian: apt-get install fonts-wqy-microhei)")
+                  f"is installed ({INSTALL})")
         if has_cjk_font() is False:
             unavailable(reason)
         pytest.fail(reason)
@@ -533,8 +399,8 @@ def search_results(context, served_site) -> dict[tuple[str, str], list[tuple[str
     box of each language's home page."""
     results = {}
     for lang, queries in SEARCHES.items():
-        rec = Visit(path=twin("/", lang), lang=lang)
-        page, _ = open_page(context, served_site, rec.path, rec)
+        rec = Visit(path="/" + url_prefix(lang), lang=lang)
+        page = open_page(context, served_site, rec.path, rec)
         try:
             placeholder = page.evaluate(
                 "() => JSON.parse(document.getElementById('__config').textContent)"
@@ -564,11 +430,12 @@ def search_results(context, served_site) -> dict[tuple[str, str], list[tuple[str
 
 
 @pytest.mark.parametrize("lang, query", [(lang, q) for lang, qs in SEARCHES.items() for q in qs])
-def test_search_finds_pages_of_its_own_language_that_contain_the_query(search_results, served_site, lang, query):
+def test_a_search_typed_into_the_box_finds_pages_that_contain_the_query(search_results, served_site, lang, query):
+    """Which pages each language's search holds is checked on the built index (tests/test_build.py);
+    here, what a reader gets: Chinese queries found as whole words (步长, not 步), English ones
+    while being typed."""
     results = search_results[lang, query]
     assert results, f"searching {query!r} on the {lang} site found nothing"
-    wrong_language = [p for p, _ in results if language_of(p) != lang]
-    assert not wrong_language, f"{query!r} on the {lang} site found pages of another language: {wrong_language}"
     without = [f"{p} (Material searched for: {terms!r})" for p, terms in results
                if query.casefold() not in article_text(served_site.site_dir, p).casefold()]
     assert not without, f"{query!r} found pages that do not contain it:\n" + "\n".join(without)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from figures.masking import mask_panels, masks_svg
-from snippets.mha import aten_ops, attention_path
+from snippets.matmul import count_ops
+from snippets.mha import attention_path
 from snippets.masking import (
     CausalMask,
     causal_mask,
@@ -134,7 +135,7 @@ def test_identity_mha_never_takes_the_fast_path(E):
     mha = identity_mha(E).eval()
     x = torch.randn(2, 3, E)  # (B, L, E)
     with torch.no_grad():
-        path = attention_path(aten_ops(lambda: mha(x, x, x)))
+        path = attention_path(count_ops(lambda: mha(x, x, x)))
     assert mha.in_proj_bias is None and mha.num_heads == 1
     assert path != "fast path"
 

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from figures.mha import attention_groups, groups_svg
+from snippets.matmul import count_ops
 from snippets.mha import (
     MHAPyTorchClass,
-    aten_ops,
     attend_batch_first,
     attention_path,
     padding_to_attn_mask,
@@ -139,7 +139,7 @@ def test_why_not_fast_path_agrees_with_the_profiler(c):
     }[c["mask"]]
     with torch.set_grad_enabled(c["grad"]):
         reason = why_not_fast_path(mha, x, key, key, **masks)
-        ops = aten_ops(lambda: mha(x, key, key, need_weights=c["need_weights"], **masks))
+        ops = count_ops(lambda: mha(x, key, key, need_weights=c["need_weights"], **masks))
     path = attention_path(ops)
     assert (reason == "") == (path == "fast path"), (reason, path)
     if path != "fast path":  # off the fast path, need_weights alone picks the path
@@ -159,7 +159,7 @@ def test_the_fast_path_gives_the_slow_path_result(N, L, H, D, pad):
         kwargs["key_padding_mask"][:, -1] = True
     slow, w_slow = mha(x, x, x, **kwargs)  # grad enabled: not the fast path
     with torch.no_grad():
-        assert attention_path(aten_ops(lambda: mha(x, x, x, **kwargs))) == "fast path"
+        assert attention_path(count_ops(lambda: mha(x, x, x, **kwargs))) == "fast path"
         fast, w_fast = mha(x, x, x, **kwargs)
     assert torch.allclose(slow, fast, atol=1e-5) and torch.allclose(w_slow, w_fast, atol=1e-6)
 
@@ -175,7 +175,7 @@ def test_a_fully_masked_row_is_nan_on_the_fast_path_and_the_bias_on_the_sdpa_pat
     all_padding = torch.zeros(N, L, dtype=torch.bool)
     all_padding[0] = True  # (N, S): sequence 0 is all padding
     with torch.no_grad():
-        assert attention_path(aten_ops(lambda: mha(x, x, x, key_padding_mask=all_padding))) == "fast path"
+        assert attention_path(count_ops(lambda: mha(x, x, x, key_padding_mask=all_padding))) == "fast path"
         fast, _ = mha(x, x, x, key_padding_mask=all_padding)
     slow, _ = mha(x, x, x, key_padding_mask=all_padding)  # autograd on: bmm + softmax
     sdpa, _ = mha(x, x, x, key_padding_mask=all_padding, need_weights=False)  # autograd on: sdpa
@@ -216,7 +216,7 @@ def test_the_seed_wrapper_never_takes_the_fast_path():
     for need_weights in (True, False):
         wrapper = MHAPyTorchClass(d_in=8, d_out=8, num_heads=2, context_length=4, need_weights=need_weights).eval()
         with torch.no_grad():
-            path = attention_path(aten_ops(lambda: wrapper(x)))
+            path = attention_path(count_ops(lambda: wrapper(x)))
         assert path == ("bmm + softmax" if need_weights else "sdpa")
 
 
@@ -231,10 +231,17 @@ def test_the_seed_wrapper_returns_one_tensor_that_unpacks_along_the_batch():
         assert torch.equal(out, y[0]) and torch.equal(w, y[1]) and w.shape == (4, 8)
 
 
-def test_timing_returns_positive_seconds_per_path():
-    t = time_mha_paths(L=4, N=1, E=8, num_heads=2, repeat=1)
-    assert sorted(t) == ["bmm + softmax", "fast path", "sdpa"]
-    assert all(isinstance(v, float) and v > 0 for v in t.values())
+def test_timing_times_each_path_with_its_fast_path_switch(monkeypatch):
+    seen = []
+
+    def timer(fn, repeat):
+        seen.append((torch.backends.mha.get_fastpath_enabled(), torch.is_grad_enabled(), repeat))
+        return float(len(seen))
+
+    monkeypatch.setattr("snippets.mha.seconds_per_call", timer)
+    t = time_mha_paths(L=4, N=1, E=8, num_heads=2, repeat=3)
+    assert t == {"bmm + softmax": 1.0, "sdpa": 2.0, "fast path": 3.0}
+    assert seen == [(False, False, 3), (False, False, 3), (True, False, 3)]
 
 
 def test_timing_restores_the_fast_path_switch_when_a_path_check_fails(monkeypatch):
@@ -260,7 +267,7 @@ def test_timing_restores_the_fast_path_switch_when_a_path_check_fails(monkeypatc
         (lambda: padding_to_attn_mask(torch.zeros(2, 3, dtype=torch.bool), 0, 3), ValueError, "num_heads must be a positive int, got 0"),
         (lambda: padding_to_attn_mask(torch.zeros(2, 3, dtype=torch.bool), 2, True), ValueError, "L (number of queries) must be a positive int, got True"),
         (lambda: why_not_fast_path("mha", None, None, None), TypeError, "got str"),
-        (lambda: attention_path(aten_ops(lambda: torch.ones(2) + 1)), ValueError, "no attention operator"),
+        (lambda: attention_path(count_ops(lambda: torch.ones(2) + 1)), ValueError, "no attention operator"),
         (lambda: time_mha_paths(L=0), ValueError, "L must be a positive int, got 0"),
         (lambda: time_mha_paths(L=4, E=10, num_heads=4), ValueError, "E=10 is not divisible by num_heads=4"),
         (lambda: time_mha_paths(L=4, E=9, num_heads=3), ValueError, "num_heads=3 is odd"),

@@ -1,31 +1,21 @@
 """The site's notebook: built from notebooks/<name>.<lang>.md exactly as the site builds it, executed
-top to bottom on the CPU, the same code in both languages, and rendered as a page of each language
-(not served as a raw file) with a language switcher, a table of contents and a download link."""
+top to bottom on the CPU, the same code in every language, and rendered as a page of each language
+(not served as a raw file) with a table of contents and a download link. (That it is built in
+every language with a switcher to its twin is checked with the other pages, in tests/test_build.py.)"""
 
 from __future__ import annotations
 
 import json
 import re
 import runpy
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from sitekit.build.includes import expander
-from sitekit.build.notebooks import (
-    META,
-    NotebookSourceError,
-    Source,
-    build_notebook,
-    code_cells,
-    execute,
-    site_url,
-    sources,
-)
+from sitekit.build.notebooks import META, NotebookSourceError, Source, build_notebook, code_cells, execute, sources
+from sitekit.site import CONFIG_FILE, DEFAULT_LANGUAGE, LANGUAGES, ROOT, other_languages, site_url, url_prefix
 
-ROOT = Path(__file__).resolve().parents[1]
-LANGUAGES = ("zh", "en")
 SOURCES = sources(ROOT)
 
 
@@ -37,10 +27,10 @@ def by_name() -> dict[str, dict[str, Source]]:
 
 
 def page_path(name: str, lang: str) -> str:
-    return f"{name}/index.html" if lang == "zh" else f"{lang}/{name}/index.html"
+    return f"{url_prefix(lang)}{name}/index.html"
 
 
-def test_every_notebook_has_a_source_in_both_languages():
+def test_every_notebook_has_a_source_in_every_language():
     assert SOURCES, "no notebook sources in notebooks/"
     for name, variants in by_name().items():
         assert set(variants) == set(LANGUAGES), f"{name}: sources for {sorted(variants)}"
@@ -54,7 +44,7 @@ def test_every_code_cell_is_one_included_snippet_section(source):
     for cell in cells:
         target = cell.metadata[META]["include"]
         assert target.startswith("snippets/")
-        assert cell.source == expander(str(ROOT / "mkdocs.yml")).expand(target).text.rstrip("\n")
+        assert cell.source == expander(str(CONFIG_FILE)).expand(target).text.rstrip("\n")
     assert {cell.cell_type for cell in notebook.cells} == {"markdown", "code"}
 
 
@@ -75,18 +65,19 @@ def test_a_fence_that_is_not_one_python_include_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(by_name()))
-def test_both_languages_have_the_same_code_cells_headings_and_links(name):
-    variants = by_name()[name]
-    zh, en = (build_notebook(variants[lang], ROOT) for lang in LANGUAGES)
-    assert code_cells(zh) == code_cells(en)
-    assert zh.metadata[META]["headings"] == en.metadata[META]["headings"]
-
+def test_every_language_has_the_same_code_cells_headings_and_links(name):
     def links(notebook, lang):
         text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-        prefix = site_url(ROOT) + ("" if lang == "zh" else f"{lang}/")
-        return [link[len(prefix):] for link in re.findall(r"\]\(([^)]+)\)", text)]
+        prefix = site_url() + url_prefix(lang)
+        return [link[len(prefix):] if link.startswith(prefix) else link
+                for link in re.findall(r"\]\(([^)]+)\)", text)]
 
-    assert links(zh, "zh") == links(en, "en")
+    built = {lang: build_notebook(source, ROOT) for lang, source in by_name()[name].items()}
+    first = DEFAULT_LANGUAGE
+    for lang in other_languages(first):
+        assert code_cells(built[lang]) == code_cells(built[first])
+        assert built[lang].metadata[META]["headings"] == built[first].metadata[META]["headings"]
+        assert links(built[lang], lang) == links(built[first], first)
 
 
 def test_the_notebook_needs_only_torch():
@@ -122,18 +113,14 @@ def test_the_notebook_runs_top_to_bottom_on_the_cpu(source):
 
 @pytest.mark.build
 @pytest.mark.parametrize("name", sorted(by_name()))
-def test_the_notebook_is_a_page_in_both_languages_not_a_raw_file(site, name):
-    for lang, other in (("zh", "en"), ("en", "zh")):
+def test_the_notebook_is_a_rendered_page_in_the_navigation_not_a_raw_file(site, name):
+    for lang in LANGUAGES:
         path = site / page_path(name, lang)
         html = path.read_text(encoding="utf-8")
         assert html.lstrip().lower().startswith("<!doctype html>"), f"{path}: not a rendered page"
-        assert f'<html lang="{lang}"' in html
         assert html.count("jp-CodeCell") >= len(code_cells(build_notebook(by_name()[name][lang], ROOT)))
         assert '<div class="language-python highlight"><pre><code>' in html  # Material's code blocks
         assert "jp-OutputArea-output" in html  # the executed outputs
-        switch = re.search(rf'<a href="([^"]+)" hreflang="{other}" class="md-select__link"', html)
-        assert switch, f"{path}: no language switcher"
-        assert (path.parent / switch.group(1) / "index.html").resolve() == (site / page_path(name, other)).resolve()
         assert '<a href="./" class="md-nav__link md-nav__link--active">' in html  # in the navigation
     # The notebook file itself is never what the page URL serves.
     assert not (site / f"{name}.ipynb").exists()
@@ -155,15 +142,13 @@ def test_the_ipynb_can_be_downloaded_with_its_outputs(site, name):
 
 @pytest.mark.build
 @pytest.mark.parametrize("name", sorted(by_name()))
-def test_the_notebook_page_is_light_and_its_links_and_contents_work(site, name):
+def test_the_notebook_page_inlines_no_jupyter_assets_and_its_links_and_contents_work(site, name):
+    """Its weight is checked with every page's, by tests/test_budget.py."""
     for lang in LANGUAGES:
         path = site / page_path(name, lang)
         html = path.read_text(encoding="utf-8")
-        size = len(html.encode("utf-8"))
-        print(f"{path.relative_to(site)}: {size / 1000:.0f} KB")
         # No JupyterLab stylesheet, MathJax or Mermaid loader inlined by mkdocs-jupyter.
         assert "<style" not in html and "--jp-" not in html and "mathjax" not in html.lower()
-        assert size < 250_000
         ids = set(re.findall(r'\sid="([^"]+)"', html))
         toc = re.search(r'<nav class="md-nav md-nav--secondary".*?</nav>', html, re.DOTALL).group(0)
         anchors = re.findall(r'<a href="#([^"]+)" class="md-nav__link"', toc)

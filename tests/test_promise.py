@@ -1,6 +1,6 @@
-"""The site's promise, checked on the page sources: every code block is an include of snippets/,
-every page has its twin in the other language with the same includes, and the README, the home
-page and CI run the same commands."""
+"""The site's promise, checked on the page sources: every code block is one include of snippets/
+and is run by the test suite, every page has its twin in every language with the same includes,
+and the README, the home page and CI run the same commands."""
 
 from __future__ import annotations
 
@@ -9,56 +9,36 @@ from pathlib import Path
 
 import pytest
 
-from sitekit.build.includes import INCLUDE_LINE, IncludeError, expander, include_targets
+from sitekit.build.includes import IncludeError, expander, include_targets
+from sitekit.build.notebooks import sources
+from sitekit.site import CONFIG_FILE, DEFAULT_LANGUAGE, DOCS, FENCE, LANGUAGES, ROOT, config, other_languages, pages, twin
 from sitekit.testing.pages import RUN_LANGUAGES, make_sybil
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs"
-LANGUAGES = ("zh", "en")
-#: Fence languages a page may use. python/pycon run in the tests; bash shows the README's
-#: commands, which CI runs (see test_readme_home_page_and_ci_agree).
-ALLOWED_FENCE_LANGUAGES = {"python", "pycon", "bash"}
+#: Fence languages a page may use: the ones the runner runs, and bash for the README's commands
+#: (tests/test_hosting.py and test_readme_home_page_and_ci_agree below check that CI runs them).
+ALLOWED_FENCE_LANGUAGES = {*RUN_LANGUAGES, "bash"}
+#: A fence that sitekit.site.FENCE does not see (indented, or made of tildes): pages use none.
+UNSEEN_FENCE = re.compile(r"^(?:[ \t]+`{3,}|[ \t]*~{3,})", re.MULTILINE)
 
-# An independent fence scanner (not the one the runner uses), so that a fence the runner would
-# silently skip is still seen here.
-FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$",
-    re.MULTILINE | re.DOTALL,
-)
+PAGES = [page for lang in LANGUAGES for page in pages(lang)]
 
 
-def pages() -> list[Path]:
-    return sorted(DOCS.rglob("*.md"))
-
-
-def fences(path: Path) -> list[tuple[str, str, int]]:
-    """(language, body, line) of every fenced block of a page."""
+def fences(path: Path) -> list[tuple[str, str, str, int]]:
+    """(language, info string, body, line) of every fenced block of a page."""
     text = path.read_text(encoding="utf-8")
     found = []
     for match in FENCE.finditer(text):
         info = match.group("info").strip()
         language = re.match(r"[{.]*([\w+-]*)", info).group(1)
-        found.append((language, match.group("body"), text.count("\n", 0, match.start()) + 1))
+        found.append((language, info, match.group("body"), text.count("\n", 0, match.start()) + 1))
     return found
 
 
-def twin_key(path: Path) -> tuple[str, str]:
-    """('zh', 'shapes.md') for docs/shapes.zh.md."""
-    rel = path.relative_to(DOCS).as_posix()
-    match = re.fullmatch(r"(?P<stem>.+)\.(?P<lang>[a-z]{2})\.md", rel)
-    assert match, f"{rel}: every page is named <page>.zh.md or <page>.en.md"
-    return match.group("lang"), match.group("stem") + ".md"
-
-
-def test_there_are_pages_in_both_languages():
-    langs = {twin_key(p)[0] for p in pages()}
-    assert langs == set(LANGUAGES)
-
-
-@pytest.mark.parametrize("page", pages(), ids=lambda p: p.relative_to(DOCS).as_posix())
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_every_code_block_is_one_include_from_snippets(page):
-    problems = []
-    for language, body, line in fences(page):
+    problems = [f"{page.name}:{page.read_text(encoding='utf-8').count(chr(10), 0, m.start()) + 1}: "
+                "an indented or ~~~ fence" for m in UNSEEN_FENCE.finditer(page.read_text(encoding="utf-8"))]
+    for language, _, body, line in fences(page):
         where = f"{page.relative_to(ROOT)}:{line}"
         if language not in ALLOWED_FENCE_LANGUAGES:
             problems.append(f"{where}: fence language {language!r} is not one of {sorted(ALLOWED_FENCE_LANGUAGES)}")
@@ -74,29 +54,27 @@ def test_every_code_block_is_one_include_from_snippets(page):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("page", pages(), ids=lambda p: p.relative_to(DOCS).as_posix())
-def test_the_runner_collects_every_python_and_pycon_block(page):
-    expected = [line for language, _, line in fences(page) if language in RUN_LANGUAGES]
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_the_runner_runs_every_code_block_but_the_shell_commands(page):
+    expected = [line for language, _, _, line in fences(page) if language in RUN_LANGUAGES]
     document = make_sybil(ROOT).parse(page)
-    collected = [example.line for example in document.examples()]
-    assert collected == expected
+    assert [example.line for example in document.examples()] == expected
 
 
 def test_gpu_examples_are_labelled_for_the_reader():
-    """A block that only runs on a GPU says so in its title, e.g. ```pycon title="GPU"."""
-    unlabelled = []
-    for page in pages():
-        text = page.read_text(encoding="utf-8")
-        for match in FENCE.finditer(text):
-            info, body = match.group("info"), match.group("body")
-            if any(re.search(r":gpu[-_]", target) for target in re.findall(r'"([^"]+)"', body)):
-                if not re.search(r'title="[^"]*GPU[^"]*"', info):
-                    unlabelled.append(f"{page.name}:{text.count(chr(10), 0, match.start()) + 1}")
+    """A block that only runs on a GPU says so in its title, e.g. ```python title="GPU"."""
+    unlabelled = [
+        f"{page.name}:{line}"
+        for page in PAGES
+        for _, info, body, line in fences(page)
+        if any(re.search(r":gpu[-_]", target) for target in re.findall(r'"([^"]+)"', body))
+        and not re.search(r'title="[^"]*GPU[^"]*"', info)
+    ]
     assert not unlabelled, "GPU blocks without a title naming GPU: " + ", ".join(unlabelled)
 
 
 def test_includes_expand_to_the_section_text():
-    include = expander(str(ROOT / "mkdocs.yml")).expand("snippets/shapes.py:split_heads")
+    include = expander(str(CONFIG_FILE)).expand("snippets/shapes.py:split_heads")
     source = (ROOT / include.path).read_text(encoding="utf-8").splitlines()
     assert include.text.splitlines()[0].startswith("def split_heads(")
     assert [source[n - 1] for n in include.line_numbers] == include.text.splitlines()
@@ -106,11 +84,8 @@ def test_includes_expand_to_the_section_text():
 def page_signature(path: Path) -> dict:
     text = path.read_text(encoding="utf-8")
     return {
-        "includes": [
-            (language, tuple(include_targets(body)))
-            for language, body, _ in fences(path)
-            if language in ALLOWED_FENCE_LANGUAGES
-        ],
+        "includes": [(language, tuple(include_targets(body)))
+                     for language, _, body, _ in fences(path) if language in ALLOWED_FENCE_LANGUAGES],
         "anchors": re.findall(r"\{#([\w-]+)\}", text),
         "figures": re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text),
         "links": re.findall(r"\]\(([\w./-]+\.md(?:#[\w-]+)?)\)", text),
@@ -118,65 +93,61 @@ def page_signature(path: Path) -> dict:
 
 
 def test_every_page_has_its_twin_with_the_same_includes_in_the_same_order():
-    by_key: dict[str, dict[str, Path]] = {}
-    for path in pages():
-        lang, key = twin_key(path)
-        by_key.setdefault(key, {})[lang] = path
+    assert pages(DEFAULT_LANGUAGE), "docs/ has no pages"
+    misnamed = [p.name for p in DOCS.glob("*.md") if p not in PAGES]
+    assert not misnamed, f"pages not named <page>.<language>.md for a language of the site: {misnamed}"
     problems = []
-    for key, variants in sorted(by_key.items()):
-        missing = set(LANGUAGES) - set(variants)
-        if missing:
-            problems.append(f"{key}: no {'/'.join(sorted(missing))} page")
-            continue
-        zh, en = (page_signature(variants[lang]) for lang in LANGUAGES)
-        for part in ("includes", "anchors", "figures", "links"):
-            if zh[part] != en[part]:
-                problems.append(f"{key}: the two languages differ in {part}:\n  zh {zh[part]}\n  en {en[part]}")
+    for page in pages(DEFAULT_LANGUAGE):
+        for lang in other_languages(DEFAULT_LANGUAGE):
+            other = twin(page, lang)
+            if not other.exists():
+                problems.append(f"{page.name}: no {other.name}")
+                continue
+            first, second = page_signature(page), page_signature(other)
+            for part in first:
+                if first[part] != second[part]:
+                    problems.append(f"{page.name} and {other.name} differ in {part}:\n"
+                                    f"  {first[part]}\n  {second[part]}")
+    problems += [f"{page.name}: no {twin(page, DEFAULT_LANGUAGE).name}" for lang in other_languages(DEFAULT_LANGUAGE)
+                 for page in pages(lang) if not twin(page, DEFAULT_LANGUAGE).exists()]
     assert not problems, "\n".join(problems)
 
 
-def test_every_page_is_in_the_nav():
-    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    nav = set(re.findall(r"^\s*-\s*[^:\n]+:\s*(\S+\.md)\s*$", config, re.MULTILINE))
-    keys = {twin_key(p)[1] for p in pages()}
-    assert keys == nav
+def nav_files(nav) -> list[str]:
+    """The files of mkdocs.yml's nav: entries are "file.md", {title: "file.md"} or {title: [...]}."""
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, dict):
+        return [file for value in nav.values() for file in nav_files(value)]
+    return [file for entry in nav for file in nav_files(entry)]
 
 
-def _readme_block_after(readme: str, marker: str) -> str:
-    """The first fenced bash block after the line that contains `marker`."""
-    start = readme.index(marker)
-    match = re.search(r"```bash\n(.*?)\n```", readme[start:], re.DOTALL)
-    assert match, f"no bash block after {marker!r} in README.md"
-    return match.group(1).strip()
+def test_every_page_and_notebook_is_in_the_nav():
+    names = {f"{page.name.split('.')[0]}.md" for page in PAGES}
+    names |= {f"{source.name}.ipynb" for source in sources()}
+    assert sorted(nav_files(config()["nav"])) == sorted(names)
+
+
+def _readme_commands() -> dict[str, str]:
+    """name -> the bash block right under each ``<!-- command: name -->`` line of the README."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r"^<!-- command: ([\w-]+) -->\n```bash\n(.*?)\n```", readme, re.MULTILINE | re.DOTALL)
+    assert len(found) == readme.count("<!-- command:"), "a command marker without a bash block right under it"
+    return dict(found)
 
 
 def _section(name: str) -> str:
-    return expander(str(ROOT / "mkdocs.yml")).expand(f"snippets/commands.sh:{name}").text.strip()
+    return expander(str(CONFIG_FILE)).expand(f"snippets/commands.sh:{name}").text.strip()
 
 
 def test_readme_home_page_and_ci_agree():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for name in ("serve", "test", "build", "gpu", "evidence", "releases", "upgrade"):
-        assert _readme_block_after(readme, f"<!-- command: {name} -->") == _section(name), name
-    serve, test = _section("serve"), _section("test")
-    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
-    assert test in ci_lines, ".ci/run must run the README's test command verbatim"
-    assert "mkdocs serve -a 127.0.0.1:" in serve
-    for page in DOCS.glob("index.*.md"):
+    commands = _readme_commands()
+    assert {"serve", "test", "build", "gpu"} <= set(commands), f"README commands: {sorted(commands)}"
+    for name, text in commands.items():
+        assert text.strip() == _section(name), f"README's {name} command is not snippets/commands.sh:{name}"
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    assert _section("test") in ci_lines, ".ci/run must run the README's test command verbatim"
+    for page in (page for page in PAGES if page.name.startswith("index.")):
         text = page.read_text(encoding="utf-8")
         for name in ("serve", "test", "build", "gpu"):
             assert f'--8<-- "snippets/commands.sh:{name}"' in text, f"{page.name} lacks {name}"
-
-
-def test_include_lines_name_existing_sections():
-    """A cheap early failure (the strict build catches it too)."""
-    missing = []
-    for page in pages():
-        for line in page.read_text(encoding="utf-8").splitlines():
-            match = INCLUDE_LINE.match(line)
-            if match:
-                try:
-                    expander(str(ROOT / "mkdocs.yml")).expand(match.group("target"))
-                except Exception as error:  # noqa: BLE001 - report every broken include at once
-                    missing.append(f"{page.name}: {error}")
-    assert not missing, "\n".join(missing)

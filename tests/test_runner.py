@@ -1,5 +1,6 @@
-"""The page runner itself: a wrong expected output fails and names the snippet file and line,
-fences with attributes are collected, inline code is refused, GPU examples are marked and skipped,
+"""The page runner itself: a wrong expected output (the `#>` lines under a statement) fails and
+names the snippet file and line, a statement that shows something without `#>` lines fails, fences
+with attributes are collected, inline code is refused, GPU examples are marked and skipped,
 and examples scoped to torch releases (sitekit/testing/releases.py) are checked, skipped, recorded and
 rewritten as that module says.
 
@@ -40,17 +41,17 @@ def test_a_changed_expected_output_fails_naming_the_snippet_file(pytester, proje
     shutil.copy(ROOT / "docs" / "shapes.en.md", project / "docs" / "shapes.en.md")
     source = (ROOT / "snippets" / "shapes.py").read_text(encoding="utf-8")
     lines = source.splitlines()
-    target = lines.index(">>> q.stride()") + 1  # 0-based index of its expected output
-    assert lines[target] == "(12, 2, 4, 1)"
-    lines[target] = "(12, 4, 2, 1)"
+    target = lines.index("    q.stride()") + 1  # 0-based index of its `#>` line
+    assert lines[target] == "    #> (12, 2, 4, 1)"
+    lines[target] = "    #> (12, 4, 2, 1)"
     (project / "snippets" / "shapes.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
 
     outcomes = result.parseoutcomes()  # however many blocks the page has: only this one fails
-    assert outcomes["failed"] == 1 and outcomes["passed"] > 1 and "errors" not in outcomes
+    assert outcomes["failed"] == 1 and "errors" not in outcomes
     output = result.stdout.str()
-    assert f"failing example at snippets/shapes.py:{target}" in output  # 1-based line of `>>>`
+    assert f"snippets/shapes.py:{target}: q.stride()" in output  # 1-based line of the statement
     assert "Expected:\n    (12, 4, 2, 1)\nGot:\n    (12, 2, 4, 1)" in output
 
 
@@ -61,7 +62,7 @@ PAGE = """\
 --8<-- "snippets/demo.py:setup"
 ```
 
-```pycon hl_lines="1"
+```python hl_lines="1"
 --8<-- "snippets/demo.py:uses_setup"
 ```
 
@@ -69,7 +70,7 @@ PAGE = """\
 --8<-- "snippets/demo.py:broken"
 ```
 
-```pycon
+```python
 --8<-- "snippets/demo.py:gpu_check"
 ```
 """
@@ -87,18 +88,24 @@ y = double(1)
 z = undefined_name + y
 # --8<-- [end:broken]
 
-SESSIONS = r"""
-# --8<-- [start:uses_setup]
->>> double(21)
-42
-# --8<-- [end:uses_setup]
 
-# --8<-- [start:gpu_check]
->>> import torch
->>> torch.cuda.is_available()
-True
-# --8<-- [end:gpu_check]
-"""
+def sessions():
+    """The demo's sessions, run by the page."""
+    # --8<-- [start:uses_setup]
+    double(21)
+    #> 42
+    print("a"); print("b")  # two statements, one line: their output is under it
+    #> a
+    #> b
+    double("no") + 1
+    #> TypeError: can only concatenate str (not "int") to str
+    # --8<-- [end:uses_setup]
+
+    # --8<-- [start:gpu_check]
+    import torch
+    torch.cuda.is_available()
+    #> True
+    # --8<-- [end:gpu_check]
 '''
 
 
@@ -122,9 +129,37 @@ def test_attributes_namespace_errors_and_gpu_examples(pytester, project):
     selected.assert_outcomes(passed=1 if gpu else 0, skipped=0 if gpu else 1, deselected=3)
 
 
+SHOWS = '''\
+def sessions():
+    # --8<-- [start:shows]
+    x = 1
+    x + 1
+    x + 2
+    #> 3
+    {}["key"]
+    #> KeyError: 'other'
+    # --8<-- [end:shows]
+'''
+
+
+def test_each_statement_must_show_its_output_lines_and_nothing_else(pytester, project):
+    (project / "docs" / "shows.en.md").write_text(
+        '# Shows\n\n```python\n--8<-- "snippets/shows.py:shows"\n```\n', encoding="utf-8"
+    )
+    (project / "snippets" / "shows.py").write_text(SHOWS, encoding="utf-8")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    # an expression with no `#>` lines shows its value; a wrong exception message; both reported
+    assert "snippets/shows.py:4: x + 1\nExpected nothing\nGot:\n    2" in output
+    assert "snippets/shows.py:5: x + 2" not in output
+    assert "Expected:\n    KeyError: 'other'\nGot:\n    KeyError: 'key'" in output
+
+
 def test_inline_code_on_a_page_fails(pytester, project):
     (project / "docs" / "inline.en.md").write_text(
-        "# Inline\n\n```pycon\n>>> 1 + 1\n2\n```\n", encoding="utf-8"
+        "# Inline\n\n```python\n1 + 1\n#> 2\n```\n", encoding="utf-8"
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
     result.assert_outcomes(failed=1)
@@ -138,7 +173,7 @@ RELEASE_PAGE = """\
 --8<-- "snippets/demo.py:setup"
 ```
 
-```pycon
+```python
 --8<-- "snippets/demo.py:uses_setup"
 ```
 """
@@ -178,7 +213,7 @@ def test_a_section_a_release_cannot_run_is_skipped_and_recorded(pytester, projec
 
 def test_rewrite_outputs_writes_what_the_release_printed(pytester, project):
     (project / "docs" / "demo.en.md").write_text(RELEASE_PAGE, encoding="utf-8")
-    wrong = DEMO.replace(">>> double(21)\n42\n", ">>> double(21)\n41\n")
+    wrong = DEMO.replace("#> 42\n", "#> 41\n").replace("    #> b\n", "")
     (project / "snippets" / "demo.py").write_text(wrong, encoding="utf-8")
 
     first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs", "--rewrite-outputs")

@@ -1,6 +1,6 @@
 """Expand ``--8<--`` includes exactly as the site build does, and remember where each line came from.
 
-The pages never hold code: each python/pycon fence holds one include line such as::
+The pages never hold code: each python fence holds one include line such as::
 
     --8<-- "snippets/shapes.py:split_heads"
 
@@ -77,11 +77,19 @@ class Expander:
 
     def __init__(self, config_file: Path):
         import markdown
-        from mkdocs.config import load_config
 
-        config = load_config(str(config_file))
-        self.root = Path(config.config_file_path).parent
-        options = dict(config.mdx_configs.get("pymdownx.snippets", {}))
+        from sitekit import site
+
+        self.root = Path(config_file).resolve().parent
+        options = next(
+            dict(extension["pymdownx.snippets"])
+            for extension in site.config(Path(config_file).resolve())["markdown_extensions"]
+            if isinstance(extension, dict) and "pymdownx.snippets" in extension
+        )
+        # `!relative $config_dir` in mkdocs.yml: the folder of the configuration file.
+        options["base_path"] = [
+            str(self.root) if hasattr(path, "value") else path for path in options.get("base_path", [])
+        ]
         md = markdown.Markdown(
             extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": options}
         )

@@ -31,19 +31,18 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from sitekit import site
+
+ROOT = site.ROOT
 SOURCE_DIR = "notebooks"
 KERNEL_NAME = "python3"
 #: Key of this project's data in the notebook metadata.
 META = "sitekit"
 
 SOURCE_NAME = re.compile(r"^(?P<name>[\w-]+)\.(?P<lang>[a-z]{2})\.md$")
-FENCE = re.compile(
-    r"^(?P<fence>`{3,})(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL
-)
-HEADING = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<title>.*?)(?:[ \t]+\{#(?P<id>[\w-]+)\})?[ \t]*$")
+FENCE, HEADING = site.FENCE, site.HEADING
 PAGE_LINK = re.compile(r"\]\((?P<page>[\w-]+)\.md(?P<anchor>#[\w-]+)?\)")
-SITE_URL = re.compile(r"^site_url:[ \t]*(?P<url>\S+)[ \t]*$", re.MULTILINE)
+FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 EXPLICIT_ID = re.compile(r"\{#([\w-]+)\}")
 
 
@@ -74,20 +73,11 @@ def sources(root: Path = ROOT) -> list[Source]:
     return found
 
 
-def site_url(root: Path = ROOT) -> str:
-    """The published site's address, as written in mkdocs.yml (ending with /)."""
-    match = SITE_URL.search((root / "mkdocs.yml").read_text(encoding="utf-8"))
-    if match is None:
-        raise NotebookSourceError("mkdocs.yml has no site_url: the notebook links need it")
-    return match.group("url").rstrip("/") + "/"
+def _page_url(page: str, lang: str) -> str:
+    return site.url_prefix(lang) + ("" if page == "index" else f"{page}/")
 
 
-def _page_url(page: str, lang: str, default_lang: str) -> str:
-    prefix = "" if lang == default_lang else f"{lang}/"
-    return prefix + ("" if page == "index" else f"{page}/")
-
-
-def _markdown_cell(text: str, source: Source, root: Path, default_lang: str, headings: list):
+def _markdown_cell(text: str, source: Source, root: Path, headings: list):
     import nbformat
 
     lines = []
@@ -112,12 +102,12 @@ def _markdown_cell(text: str, source: Source, root: Path, default_lang: str, hea
             raise NotebookSourceError(f"{source.path.name}: link to a missing page {page}.md")
         if anchor and anchor[1:] not in EXPLICIT_ID.findall(target.read_text(encoding="utf-8")):
             raise NotebookSourceError(f"{source.path.name}: link to a missing anchor {page}.md{anchor}")
-        return f"]({site_url(root)}{_page_url(page, source.lang, default_lang)}{anchor})"
+        return f"]({site.site_url()}{_page_url(page, source.lang)}{anchor})"
 
     return nbformat.v4.new_markdown_cell(PAGE_LINK.sub(absolute, text))
 
 
-def build_notebook(source: Source | Path, root: Path = ROOT, default_lang: str = "zh"):
+def build_notebook(source: Source | Path, root: Path = ROOT):
     """The unexecuted notebook of one source (an ``nbformat.NotebookNode``)."""
     import nbformat
 
@@ -129,13 +119,16 @@ def build_notebook(source: Source | Path, root: Path = ROOT, default_lang: str =
             raise NotebookSourceError(f"{source}: a notebook source is named <name>.<lang>.md")
         source = Source(source, match.group("name"), match.group("lang"))
     text = source.path.read_text(encoding="utf-8")
+    front = FRONT_MATTER.match(text)  # the reading path's title and summary: not in the notebook
+    if front:
+        text = text[front.end() :].lstrip("\n")
     expand = expander(str(root / "mkdocs.yml"))
     cells, headings, position = [], [], 0
     for fence in FENCE.finditer(text):
         line = text.count("\n", 0, fence.start()) + 1
         prose = text[position : fence.start()]
         if prose.strip():
-            cells.append(_markdown_cell(prose, source, root, default_lang, headings))
+            cells.append(_markdown_cell(prose, source, root, headings))
         position = fence.end()
         if fence.group("info").strip() != "python":
             raise NotebookSourceError(
@@ -152,7 +145,7 @@ def build_notebook(source: Source | Path, root: Path = ROOT, default_lang: str =
             cell.metadata["tags"] = ["gpu"]
         cells.append(cell)
     if text[position:].strip():
-        cells.append(_markdown_cell(text[position:], source, root, default_lang, headings))
+        cells.append(_markdown_cell(text[position:], source, root, headings))
     for index, cell in enumerate(cells):
         cell.id = f"cell-{index}"  # stable ids: the same source gives the same file
     notebook = nbformat.v4.new_notebook(cells=cells)
@@ -229,7 +222,7 @@ def _stored_hash(path: Path) -> str | None:
         return None
 
 
-def write_notebooks(docs_dir: Path, root: Path = ROOT, default_lang: str = "zh") -> list[Path]:
+def write_notebooks(docs_dir: Path, root: Path = ROOT) -> list[Path]:
     """Build, execute and write ``docs/<name>.<lang>.ipynb`` for every source that changed."""
     import nbformat
 
@@ -239,7 +232,7 @@ def write_notebooks(docs_dir: Path, root: Path = ROOT, default_lang: str = "zh")
         if stale.name not in current and _generated(stale):
             stale.unlink()  # its source is gone
     for source in sources(root):
-        notebook = build_notebook(source, root, default_lang)
+        notebook = build_notebook(source, root)
         digest = input_hash(notebook)
         path = Path(docs_dir) / source.target
         if _stored_hash(path) != digest:
@@ -362,3 +355,72 @@ def page_html(html: str, headings: list, page_url: str, public_url: str, downloa
         else:
             soup.insert(0, button)
     return str(soup), tokens
+
+
+#: Rendered notebook pages, by what they are made from: a build of an unchanged notebook reuses it.
+PAGE_CACHE = ROOT / ".cache" / "notebook-pages"
+
+
+def page_html_cached(html: str, headings: list, page_url: str, public_url: str, download=None):
+    """:func:`page_html`, kept on disk by a digest of its inputs (one file per page URL)."""
+    key = json.dumps([html, headings, page_url, public_url, download, Path(__file__).read_text(encoding="utf-8")])
+    name = page_url.strip("/").replace("/", "-") or "index"
+    path = PAGE_CACHE / f"{name}.{hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]}.json"
+    if path.is_file():
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        return cached["html"], cached["toc"]
+    result = page_html(html, headings, page_url, public_url, download)
+    PAGE_CACHE.mkdir(parents=True, exist_ok=True)
+    for stale in PAGE_CACHE.glob(f"{name}.*.json"):
+        stale.unlink()
+    path.write_text(json.dumps({"html": result[0], "toc": result[1]}), encoding="utf-8")
+    return result
+
+
+# --- The page in each language (see "Notebook pages" in sitekit/build/hooks.py) ----------------
+
+
+def _notebook_page_class():
+    from mkdocs.structure.files import File
+
+    class NotebookPage(File):
+        """A notebook that MkDocs renders as a page (mkdocs-jupyter provides the rendering)."""
+
+        def is_documentation_page(self) -> bool:
+            return True
+
+    return NotebookPage
+
+
+def _notebook_page(src_uri: str, lang: str, config):
+    """The page file of docs/<src_uri> (``notebook.en.ipynb``) built for language `lang`."""
+    name = site.PAGE_SOURCE.match(src_uri)["name"]
+    prefix = site.url_prefix(lang)
+    page = _notebook_page_class()(
+        src_uri, config["docs_dir"], config["site_dir"], config["use_directory_urls"],
+        dest_uri=f"{prefix}{name}/index.html",
+    )
+    page.name = name
+    page.url = f"{prefix}{name}/"
+    page.locale = page.locale_alternate_of = page.localization = lang
+    page.norm_src_uri = f"{name}.ipynb"
+    page.edit_uri = None
+    return page
+
+
+def notebook_pages(files, lang: str, config):
+    """Each notebook of language `lang` becomes a page, with its twins as the switcher's targets."""
+    docs_dir = Path(config["docs_dir"])
+    for file in list(files):
+        match = site.PAGE_SOURCE.match(file.src_uri)
+        if match is None or match["ext"] != "ipynb" or match["lang"] != lang:
+            continue
+        page = _notebook_page(file.src_uri, lang, config)
+        page.alternates = {lang: page}
+        for other in site.other_languages(lang):
+            twin = site.twin(file.src_uri, other)
+            if (docs_dir / twin).is_file():
+                page.alternates[other] = _notebook_page(twin.as_posix(), other, config)
+        files.remove(file)
+        files.append(page)
+    return files

@@ -2,13 +2,16 @@
 
 Used by the root ``conftest.py``. For each Markdown page under ``docs/`` (both languages):
 
-* every ```` ```python ```` and ```` ```pycon ```` fence is collected, also when its info string
-  carries attributes such as ``title="…"`` or ``hl_lines="…"``;
+* every ```` ```python ```` fence is collected, also when its info string carries attributes such
+  as ``title="…"`` or ``hl_lines="…"``;
 * its single ``--8<--`` include is expanded by pymdownx's own preprocessor, configured from
   ``mkdocs.yml`` (see :mod:`sitekit.build.includes`);
-* ``python`` fences are executed and ``pycon`` fences are checked as doctests, in page order, in
-  one namespace per page;
-* failures are reported at ``snippets/<file>.py:<line>``;
+* the blocks run in page order, in one namespace per page, statement by statement (the top-level
+  statements of the block). A statement shows what an interactive session would show: what it
+  prints, an expression's repr (nothing for None), or ``ExcType: message`` for an exception. What
+  it shows must equal the ``#>`` lines right under it, compared as doctest compares output; a
+  statement with no ``#>`` lines must show nothing;
+* failures are reported at ``snippets/<file>.py:<line>``, the statement's line;
 * fences that include a section named ``gpu_…`` are GPU examples: marked ``gpu`` and skipped with
   the reason "needs a CUDA GPU" where ``torch.cuda.is_available()`` is false.
 """
@@ -16,10 +19,13 @@ Used by the root ``conftest.py``. For each Markdown page under ``docs/`` (both l
 from __future__ import annotations
 
 import ast
+import contextlib
 import doctest
 import io
 import re
+import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 from sybil import Document, Region, Sybil
@@ -30,12 +36,13 @@ from sitekit.build.includes import Include, IncludeError, expander
 from sitekit.testing.releases import RECORD, REWRITE
 
 #: Languages whose fences run. Anything after the language (attributes) is allowed.
-RUN_LANGUAGES = ("python", "pycon")
+RUN_LANGUAGES = ("python",)
 INFO = re.compile(r"(?P<language>[\w+-]*)(?P<attributes>[^\n]*)$\n", re.MULTILINE)
 GPU_SKIP_REASON = "needs a CUDA GPU"
-#: Doctest options for every pycon block: output is compared exactly, except that a traceback's
-#: middle lines are elided as usual.
-DOCTEST_FLAGS = 0
+#: One line of expected output: ``#> text`` (``#>`` alone: an empty line).
+OUTPUT = re.compile(r"^(?P<indent>[ \t]*)#>(?: (?P<text>.*))?$")
+#: Options for comparing output (doctest's OutputChecker): exact, as doctest compares it.
+CHECK_FLAGS = 0
 
 
 def fence_lexer() -> RawFencedCodeBlockLexer:
@@ -44,7 +51,7 @@ def fence_lexer() -> RawFencedCodeBlockLexer:
 
 
 class PageParser:
-    """Turns each python/pycon fence of a page into one example."""
+    """Turns each python fence of a page into one example."""
 
     def __init__(self, config_file: Path):
         self.config_file = Path(config_file)
@@ -63,12 +70,66 @@ class PageParser:
                 region.evaluator = _report_bad_fence
             else:
                 region.parsed = include
-                region.evaluator = run_python if language == "python" else run_pycon
+                region.evaluator = run_python
             yield Region(region.start, region.end, region.parsed, region.evaluator)
 
 
 def _report_bad_fence(example) -> str:
     return f"{example.path}, line {example.line}: {example.parsed}"
+
+
+@dataclass
+class Statement:
+    """Top-level statements of a block that end on one line, and the ``#>`` lines under them."""
+
+    nodes: list[ast.stmt]
+    first: str  # the first line of its source, as shown
+    line: int  # its first line in the snippet file
+    last: int  # its last line in the snippet file
+    want: str  # the expected output: the `#>` lines without their prefix, or "" for none
+    want_line: int  # the snippet file's line of its first `#>` line (or where one would go)
+    want_count: int  # how many `#>` lines it has
+
+
+def statements(include: Include) -> list[Statement]:
+    """Split an included block into statements with their expected output."""
+    lines = include.text.splitlines()
+    numbers = include.line_numbers
+    tree = ast.parse(include.text, filename=include.path)
+    groups: list[list[ast.stmt]] = []
+    for node in tree.body:  # statements that end on one line share the `#>` lines under it
+        if groups and groups[-1][-1].end_lineno == node.end_lineno:
+            groups[-1].append(node)
+        else:
+            groups.append([node])
+    used: set[int] = set()
+    result = []
+    for nodes in groups:
+        end = nodes[-1].end_lineno  # 1-based line in the block; `#>` lines start at index `end`
+        want = []
+        while end + len(want) < len(lines) and OUTPUT.match(lines[end + len(want)]):
+            want.append(OUTPUT.match(lines[end + len(want)]).group("text") or "")
+        used.update(range(end, end + len(want)))
+        start = nodes[0].lineno
+        result.append(
+            Statement(
+                nodes=nodes,
+                first=lines[start - 1].strip(),
+                line=numbers[start - 1],
+                last=numbers[end - 1],
+                want="".join(w + "\n" for w in want),
+                want_line=numbers[end] if want else numbers[end - 1] + 1,
+                want_count=len(want),
+            )
+        )
+    inside = {n for s in tree.body for n in range(s.lineno - 1, s.end_lineno)}
+    for i, line in enumerate(lines):
+        if OUTPUT.match(line) and i not in used and i not in inside:
+            raise IncludeError(
+                f"{include.path}:{numbers[i]}: a `#>` output line with no statement above it"
+            )
+    _remap_lines(tree, include)
+    return result
 
 
 def _remap_lines(tree: ast.AST, include: Include) -> None:
@@ -90,107 +151,82 @@ def _snippet_traceback(error: BaseException, include: Include) -> str:
     lines = [f"{include.path}:{frame.lineno}: {frame.line}" for frame in frames] or [
         f"{include.location}:"
     ]
-    detail = "".join(traceback.format_exception_only(type(error), error)).rstrip()
-    return "\n".join(lines + [detail])
+    return "\n".join(lines + [_exception(error).rstrip()])
+
+
+def _exception(error: BaseException) -> str:
+    """An exception as a session shows it after its traceback: ``ExcType: message``."""
+    return "".join(traceback.format_exception_only(type(error), error))
+
+
+def show(statement: Statement, include: Include, namespace: dict) -> tuple[str, BaseException | None]:
+    """Run one statement; return what it shows (printed output, the repr of an expression's
+    value, and the exception it raised, if any) and that exception."""
+    code = compile(ast.Interactive(body=statement.nodes), include.path, "single")
+    out = io.StringIO()
+    hook, sys.displayhook = sys.displayhook, sys.__displayhook__  # repr to sys.stdout
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(code, namespace)
+    except Exception as error:  # shown, as in a session
+        return out.getvalue() + _exception(error), error
+    finally:
+        sys.displayhook = hook
+    return out.getvalue(), None
 
 
 def run_python(example) -> str | None:
-    """Execute an included ``python`` block in the page's namespace."""
-    include: Include = example.parsed
-    tree = ast.parse(include.text, filename=include.path)
-    _remap_lines(tree, include)
-    code = compile(tree, include.path, "exec")
-    try:
-        exec(code, example.namespace)
-    except Exception as error:  # reported as a failure of this example, at the snippet line
-        return f"{include.target} raised:\n{_snippet_traceback(error, include)}"
-    return None
+    """Run an included ``python`` block in the page's namespace, statement by statement, and
+    check what each statement shows against the ``#>`` lines under it.
 
-
-class _Runner(doctest.DocTestRunner):
-    """A doctest runner that remembers what each example printed."""
-
-    def __init__(self):
-        super().__init__(checker=_Checker(self), verbose=False, optionflags=DOCTEST_FLAGS)
-        self.current: doctest.Example | None = None
-        self.printed: dict[int, tuple[str, bool]] = {}  # id(example) -> (got, matched)
-
-    def report_start(self, out, test, example):
-        self.current = example
-        super().report_start(out, test, example)
-
-
-class _Checker(doctest.OutputChecker):
-    def __init__(self, runner: _Runner):
-        self.runner = runner
-
-    def check_output(self, want, got, optionflags):
-        matched = super().check_output(want, got, optionflags)
-        self.runner.printed[id(self.runner.current)] = (got, matched)
-        return matched
-
-
-def _expect(ex: doctest.Example, output: str) -> None:
-    """Make ``output`` (an exception's last line, or what is printed) the example's expectation."""
-    if ex.exc_msg is not None:
-        ex.exc_msg = output + "\n"
-        ex.want = "Traceback (most recent call last):\n  ...\n" + ex.exc_msg
-    else:
-        ex.want = output + "\n"
-
-
-def run_pycon(example) -> str | None:
-    """Check an included ``pycon`` block as a doctest in the page's namespace.
-
-    An example that prints something else on the running torch release (a ``Differs`` entry of
+    A statement that prints something else on the running torch release (a ``Differs`` entry of
     :mod:`sitekit.testing.releases`) is checked against that release's output instead.
     """
     include: Include = example.parsed
-    test = doctest.DocTestParser().get_doctest(
-        include.text, {}, include.target, include.path, 0
-    )
-    test.globs = example.namespace  # DocTest copies its globals; the page shares one namespace
+    try:
+        block = statements(include)
+    except (SyntaxError, IncludeError) as error:
+        return f"{include.target}: {error}"
     version = releases.running()
-    shown = {}
-    for ex in test.examples:
-        # doctest reports `test.lineno + ex.lineno + 1`; make that the snippet file's line.
-        ex.lineno = include.line_numbers[ex.lineno] - 1
-        shown[id(ex)] = ex.want if ex.exc_msg is None else ex.exc_msg
-        entry = None if REWRITE.enabled else releases.differs(include.target, _first(ex), version)
+    checker = doctest.OutputChecker()
+    failures = []
+    stopped = False
+    for statement in block:
+        want = statement.want
+        entry = None if REWRITE.enabled else releases.differs(include.target, statement.first, version)
         if entry is not None:
-            _expect(ex, entry.output)
-    runner = _Runner()
-    out = io.StringIO()
-    result = runner.run(test, out=out.write, clear_globs=False)
-    for ex in test.examples:
-        got, matched = runner.printed.get(id(ex), (None, False))
-        if releases.recorded(include.target, _first(ex)):
+            want = entry.output + "\n"
+        got = matched = None
+        if not stopped:
+            got, error = show(statement, include, example.namespace)
+            matched = checker.check_output(want, got, CHECK_FLAGS)
+            if error is not None and not want:  # an exception nobody expected: stop here
+                failures.append(f"{include.target} raised:\n{_snippet_traceback(error, include)}")
+                stopped = True
+            elif not matched:
+                difference = checker.output_difference(
+                    doctest.Example(statement.first, want), got, CHECK_FLAGS
+                )
+                failures.append(
+                    f"{include.path}:{statement.line}: {statement.first}\n{difference}"
+                    f"failing example at {include.path}:{statement.line}"
+                )
+                if REWRITE.enabled:
+                    REWRITE.add(include.path, statement.want_line, statement.want_count,
+                                got.rstrip("\n").split("\n"), statement.line)
+        if releases.recorded(include.target, statement.first):
             RECORD.append(
                 {
                     "page": example.path.rsplit("docs/", 1)[-1],
                     "target": include.target,
-                    "source": _first(ex),
-                    "line": ex.lineno + 1,
-                    "shown": shown[id(ex)].rstrip("\n"),
+                    "source": statement.first,
+                    "line": statement.line,
+                    "shown": statement.want.rstrip("\n"),
                     "printed": None if got is None else got.rstrip("\n"),
-                    "checked": matched,
+                    "checked": bool(matched),
                 }
             )
-        if REWRITE.enabled and got is not None and not matched:
-            REWRITE.add(include, ex, got)
-    if result.failed:
-        return out.getvalue() + _locations(out.getvalue(), include)
-    return None
-
-
-def _first(ex: doctest.Example) -> str:
-    return ex.source.splitlines()[0]
-
-
-def _locations(report: str, include: Include) -> str:
-    """One `snippets/x.py:LINE` line per failing example, easy to click in a terminal."""
-    lines = re.findall(r'File "' + re.escape(include.path) + r'", line (\d+)', report)
-    return "".join(f"failing example at {include.path}:{n}\n" for n in lines)
+    return "\n".join(failures) + "\n" if failures else None
 
 
 def page_setup(namespace: dict) -> None:

@@ -2,7 +2,7 @@
 
 The pages show what the pinned release prints. Two kinds of entry scope an example to releases:
 
-* ``Differs``: an example prints something else on some releases (a reworded error message). On
+* ``Differs``: a statement shows something else on some releases (a reworded error message). On
   those releases the page runner expects the entry's output instead of the page's, so the check
   still fails if a release prints anything else.
 * ``Needs``: a section uses an API that some supported releases lack. On those releases the page
@@ -42,9 +42,9 @@ class Differs:
     """On ``releases``, the example ``source`` of section ``target`` prints ``output``."""
 
     target: str  # "snippets/matmul.py:shape_errors"
-    source: str  # the example's code, as after ">>> " (its first line)
+    source: str  # the statement's first line, as in the snippet section (without its indent)
     releases: str  # a version specifier, e.g. ">=2.15"
-    output: str  # the expected output; for an exception, its last line "RuntimeError: …"
+    output: str  # what the statement shows; for an exception, "RuntimeError: …"
 
 
 @dataclass(frozen=True)
@@ -123,21 +123,17 @@ RECORD: list[dict] = []
 
 
 class Rewrites:
-    """`pytest --rewrite-outputs`: the expected-output lines of failing examples, replaced by
-    what this release printed, written back into the snippet files at the end of the run."""
+    """`pytest --rewrite-outputs`: the ``#>`` lines of statements that show something else, replaced
+    by what this release showed, written back into the snippet files at the end of the run."""
 
     def __init__(self):
         self.enabled = False
-        self.changes: dict[str, dict[int, tuple[int, list[str]]]] = {}
+        self.changes: dict[str, dict[int, tuple[int, list[str], int]]] = {}
 
-    def add(self, include, ex, got: str) -> None:
-        start = ex.lineno + 1 + len(ex.source.splitlines())  # first expected line, 1-based
-        count = len(ex.want.splitlines())
-        if ex.exc_msg is not None:  # keep the traceback header; replace the message lines
-            message = len(ex.exc_msg.splitlines())
-            start, count = start + count - message, message
-        new = [line if line.strip() else "<BLANKLINE>" for line in got.rstrip("\n").splitlines()]
-        self.changes.setdefault(include.path, {})[start] = (count, new)
+    def add(self, path: str, start: int, count: int, shown: list[str], statement: int) -> None:
+        """Replace ``count`` lines of ``path`` from line ``start`` (1-based) by ``shown`` as ``#>``
+        lines, indented as the statement at line ``statement``."""
+        self.changes.setdefault(path, {})[start] = (count, shown, statement)
 
     def apply(self, root) -> list[str]:
         """Rewrite the snippet files; return their paths."""
@@ -145,7 +141,9 @@ class Rewrites:
             file = root / path
             lines = file.read_text(encoding="utf-8").splitlines()
             for start in sorted(changes, reverse=True):
-                count, new = changes[start]
+                count, shown, statement = changes[start]
+                indent = re.match(r"[ \t]*", lines[statement - 1]).group()
+                new = [f"{indent}#> {line}" if line else f"{indent}#>" for line in shown]
                 lines[start - 1 : start - 1 + count] = new
             file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return sorted(self.changes)

@@ -22,7 +22,6 @@ import json
 import platform
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -33,16 +32,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from snippets.cublas import cublas_log_of_bmm, cuda_kernels, op_counts, tf32_errors, time_loop_vs_batched
+from snippets.cublas import cublas_log_of_bmm, cuda_kernels, seconds_per_call, tf32_errors, time_loop_vs_batched
 from snippets.masking import masked_attention
-from snippets.mha import aten_ops, attention_path
+from snippets.matmul import count_ops
+from snippets.mha import attention_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CPU_LABEL = "CPU run, not GPU evidence"
 SDPA_BACKENDS = ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH")
 
 #: Sizes per run kind. loop: (B, H, L, D) shapes of Q·Kᵀ; attn: self-attention with L = S;
-#: peak_n: the sizes of the square GEMMs whose best is the practical peak; repeat: timed calls per median.
+#: peak_n: the sizes of the square GEMMs whose best is the practical peak; repeat: timed calls per measurement.
 SIZES = {
     "cuda": {"loop": [(1, 8, 128, 64), (4, 16, 256, 64), (8, 16, 512, 64), (16, 32, 128, 64)],
              "attn": {"B": 4, "H": 16, "D": 64, "lengths": [256, 512, 1024, 2048, 4096]},
@@ -61,27 +61,8 @@ def _is_cuda(device) -> bool:
     return torch.device(device).type == "cuda"
 
 
-def _sync(device) -> None:
-    if _is_cuda(device):
-        torch.cuda.synchronize()
-
-
 def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
-
-
-def median_seconds(fn, device="cpu", repeat: int = 5, warmup: int = 1) -> float:
-    """Median wall seconds of one fn() call; on CUDA the GPU is synchronised around each call."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def peak_memory_bytes(fn, device="cpu"):
@@ -104,8 +85,9 @@ def launch_counts(fn, device="cpu") -> dict:
         kernels = cuda_kernels(fn)
         return {"kind": "cuda_kernels", "count": len(kernels),
                 "names": dict(Counter(name for name, _ in kernels))}
-    counts = op_counts(fn, names=("aten::mm", "aten::bmm"))
-    return {"kind": "aten_ops", "count": counts["aten::mm"] + counts["aten::bmm"], "names": counts}
+    counts = count_ops(fn)
+    names = {name: counts[name] for name in ("aten::mm", "aten::bmm")}
+    return {"kind": "aten_ops", "count": sum(names.values()), "names": names}
 
 
 def _first_line(error: Exception) -> str:
@@ -148,7 +130,7 @@ def metadata(device) -> dict:
 
 # ------------------------------------------------------------------------------ measurements
 def measure_loop_vs_batched(shapes, device="cpu", repeat: int = 5) -> list:
-    """A Python loop of B·H matmuls vs one bmm for Q·Kᵀ (float32): median seconds per call
+    """A Python loop of B·H matmuls vs one bmm for Q·Kᵀ (float32): seconds per call
     (snippets.cublas.time_loop_vs_batched) and launches (CUDA kernels, or CPU aten::mm/bmm ops)."""
     rows = []
     for B, H, L, D in shapes:
@@ -173,14 +155,14 @@ def attention_dtype(device) -> torch.dtype:
 def _timed(fn, device, repeat: int) -> dict:
     """{"time_s", "peak_memory_bytes"} of fn(), or {"error": first line} when it cannot run."""
     try:
-        return {"time_s": median_seconds(fn, device, repeat), "peak_memory_bytes": peak_memory_bytes(fn, device)}
+        return {"time_s": seconds_per_call(fn, repeat), "peak_memory_bytes": peak_memory_bytes(fn, device)}
     except RuntimeError as error:
         return {"error": _first_line(error)}
 
 
 def measure_attention(B, H, D, lengths, device="cpu", repeat: int = 5) -> list:
     """Hand-written attention vs F.scaled_dot_product_attention (default and each backend) vs
-    nn.MultiheadAttention (need_weights True/False, fast path on/off): median seconds, CUDA peak
+    nn.MultiheadAttention (need_weights True/False, fast path on/off): seconds per call, CUDA peak
     memory, and for the module the path that really ran (read from the profiler)."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -211,7 +193,7 @@ def measure_attention(B, H, D, lengths, device="cpu", repeat: int = 5) -> list:
                             return mha(x, x, x, need_weights=need_weights)  # out: (B, L, E)
 
                         key = f"mha_need_weights_{need_weights}" + ("" if fast_path else "_no_fastpath")
-                        variants[key] = dict(_timed(call, device, repeat), path=attention_path(aten_ops(call)))
+                        variants[key] = dict(_timed(call, device, repeat), path=attention_path(count_ops(call)))
             finally:
                 torch.backends.mha.set_fastpath_enabled(previous)
             rows.append({"B": B, "H": H, "L": L, "S": L, "D": D, "E": E,
@@ -254,7 +236,7 @@ def measure_peak_gemm(sizes, device="cpu", repeat: int = 5) -> dict:
         for n in sizes:
             a = torch.randn(n, n, device=device, dtype=dtype)  # (n, n)
             b = torch.randn(n, n, device=device, dtype=dtype)  # (n, n)
-            seconds = median_seconds(lambda: a @ b, device, repeat)
+            seconds = seconds_per_call(lambda: a @ b, repeat)
             cases.append({"n": n, "dtype": _dtype_name(dtype), "time_s": seconds, "tflops": 2 * n**3 / seconds / 1e12})
     best = max(cases, key=lambda case: case["tflops"])
     return {"cases": cases, "best": best, "peak_tflops": best["tflops"]}
@@ -274,10 +256,10 @@ def measure_attention_gemm_tflops(B, H, D, lengths, peak_tflops: float, device="
             v = torch.randn(B, H, S, D, device=device, dtype=dtype)  # (B, H, S, D)
             p = torch.softmax(q @ k.transpose(-2, -1), dim=-1)  # (B, H, L, S)
             flops = 2 * B * H * L * S * D
-            seconds = {"qk": median_seconds(lambda: q @ k.transpose(-2, -1), device, repeat),
-                       "pv": median_seconds(lambda: p @ v, device, repeat),
-                       "sdpa_default": median_seconds(lambda: F.scaled_dot_product_attention(q, k, v),
-                                                      device, repeat)}
+            seconds = {"qk": seconds_per_call(lambda: q @ k.transpose(-2, -1), repeat),
+                       "pv": seconds_per_call(lambda: p @ v, repeat),
+                       "sdpa_default": seconds_per_call(lambda: F.scaled_dot_product_attention(q, k, v),
+                                                        repeat)}
             row = {"B": B, "H": H, "L": L, "S": S, "D": D, "dtype": _dtype_name(dtype),
                    "flops_per_matmul": flops}
             for key, s in seconds.items():

@@ -1,0 +1,46 @@
+"""The home page's reading path, made from the nav: a chapter added to the nav is listed there.
+
+``<!-- reading path -->`` on a home page becomes a numbered list: for every page of the nav after
+the home page, a link with the page's title (its first heading, in the page's language) and its
+``summary`` (the page's front matter). A page without a summary stops the build.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sitekit import site
+
+FRONT_MATTER = re.compile(r"\A---\n(?P<yaml>.*?)\n---\n", re.DOTALL)
+TITLE = re.compile(r"^# (?P<title>.+?)(?:[ \t]+\{#[\w-]+\})?[ \t]*$", re.MULTILINE)
+
+
+def nav_files() -> list[str]:
+    """The nav's pages in order: "shapes.md", ..., "notebook.ipynb"."""
+    found = []
+    for entry in site.config()["nav"]:
+        found.append(entry if isinstance(entry, str) else next(iter(entry.values())))
+    return found
+
+
+def summary(name: str, lang: str) -> tuple[str, str]:
+    """(title, summary) of the page `name` ("shapes.md") in `lang`."""
+    import yaml
+
+    stem, ext = name.rsplit(".", 1)
+    source = site.DOCS / f"{stem}.{lang}.md" if ext == "md" else site.ROOT / "notebooks" / f"{stem}.{lang}.md"
+    text = source.read_text(encoding="utf-8")
+    front = FRONT_MATTER.match(text)
+    meta = yaml.safe_load(front["yaml"]) if front else {}
+    if not meta.get("summary"):
+        raise ValueError(f"{source.relative_to(site.ROOT)}: no `summary:` in its front matter for the reading path")
+    return meta.get("title") or TITLE.search(text)["title"], meta["summary"].strip()
+
+
+def page_markdown(lang: str) -> str:
+    colon = site.config()["extra"]["ui"][lang]["colon"]
+    lines = []
+    for number, name in enumerate(nav_files()[1:], 1):
+        title, text = summary(name, lang)
+        lines.append(f"{number}. [{title}]({name}){colon}{text}")
+    return "\n".join(lines) + "\n"

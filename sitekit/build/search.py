@@ -1,0 +1,86 @@
+"""Search per language: each language's pages search only that language's pages.
+
+The i18n plugin gives Material one search index for the whole site, so a reader of the English
+pages gets Chinese results and vice versa: Material's search reads one fixed path,
+``search/search_index.json`` (upstream: mkdocs-static-i18n issue #271). After the whole build,
+:func:`split_index` writes ``search/`` with the Chinese pages and ``en/search/`` with the English
+ones, and :func:`rebase` points the English pages' search at ``en/`` (Material's ``__config.base``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from sitekit import site
+
+CONFIG_SCRIPT = re.compile(r'(<script id="__config" type="application/json">)(.*?)(</script>)', re.DOTALL)
+
+#: Material's search worker splits a Chinese query into the index's words, but its loop stops one
+#: character short (`o < t.length`), so the whole query is never tried as a word: 步长 is searched
+#: as 步. The fix is one character; the pattern must match exactly once, so that an upgrade of
+#: Material that changes this code stops the build instead of silently undoing the fix.
+CJK_QUERY_LOOP = re.compile(r"for\(let (\w)=(\w)\+1;\1<(\w)\.length;\1\+\+\)\3\.slice\(\2,\1\)in ")
+
+
+def rebase(html: str, url: str) -> str:
+    """A page of a non-default language: Material's ``base`` becomes its language root."""
+    lang = site.language_of(url)
+    if lang == site.DEFAULT_LANGUAGE:
+        return html
+    depth = url[len(site.url_prefix(lang)) :].count("/")  # "en/shapes/" -> 1, "en/" -> 0
+    base = "/".join([".."] * depth) or "."
+
+    def replace(match: re.Match) -> str:
+        material_config = json.loads(match.group(2))
+        material_config["base"] = base
+        return match.group(1) + json.dumps(material_config) + match.group(3)
+
+    html, count = CONFIG_SCRIPT.subn(replace, html, count=1)
+    if count != 1:
+        raise RuntimeError(f"{url}: Material's __config block not found; search cannot be split")
+    return html
+
+
+def split_index(site_dir: Path) -> dict[str, int]:
+    """Split the combined search index into one index per language; returns entries per language."""
+    combined = json.loads((site_dir / "search" / "search_index.json").read_text(encoding="utf-8"))
+    per_language: dict[str, list] = {lang: [] for lang in site.LANGUAGES}
+    for doc in combined["docs"]:
+        lang = site.language_of(doc["location"])
+        prefix = site.url_prefix(lang)
+        per_language[lang].append(dict(doc, location=doc["location"][len(prefix) :]))
+    for lang, docs in per_language.items():
+        path = site_dir / site.url_prefix(lang) / "search"
+        path.mkdir(parents=True, exist_ok=True)
+        # Each index searches its own language only, and without the stemmer: Material searches as
+        # you type with a trailing wildcard, and a stemmed index would never match a whole typed
+        # word such as "broadcasting" (stored as "broadcast").
+        config = dict(combined["config"], lang=[lang], pipeline=[])
+        index = dict(combined, config=config, docs=docs)
+        (path / "search_index.json").write_text(
+            json.dumps(index, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+        )
+    return {lang: len(docs) for lang, docs in per_language.items()}
+
+
+def patch_worker(site_dir: Path) -> Path:
+    """Let Material's query segmentation try the whole remaining query as one word."""
+    workers = sorted((site_dir / "assets" / "javascripts" / "workers").glob("search.*.min.js"))
+    if len(workers) != 1:
+        raise RuntimeError(f"expected one Material search worker, found {len(workers)}")
+    worker = workers[0]
+    code = worker.read_text(encoding="utf-8")
+    if len(re.findall(CJK_QUERY_LOOP.pattern.replace("\\1<", "\\1<="), code)) == 1:
+        return worker  # already patched (a rebuild that did not copy the theme's assets again)
+    patched, count = CJK_QUERY_LOOP.subn(
+        lambda m: m.group(0).replace(f"{m[1]}<{m[3]}.length", f"{m[1]}<={m[3]}.length"), code
+    )
+    if count != 1:
+        raise RuntimeError(
+            f"{worker.name}: Material's query segmentation loop not found ({count} matches); "
+            "check whether the new Material version still needs the fix in sitekit/build/search.py"
+        )
+    worker.write_text(patched, encoding="utf-8")
+    return worker
