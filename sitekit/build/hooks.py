@@ -37,6 +37,17 @@ def _language(config) -> str:
     return getattr(i18n, "current_language", None) or site.DEFAULT_LANGUAGE
 
 
+def on_env(env, config, files, **kwargs):
+    """Compiled theme templates are kept under .cache/ (Jinja's bytecode cache): each build, and
+    each language's build, would otherwise compile Material's ~45 templates again."""
+    from jinja2 import FileSystemBytecodeCache
+
+    folder = site.ROOT / ".cache" / "jinja"
+    folder.mkdir(parents=True, exist_ok=True)
+    env.bytecode_cache = FileSystemBytecodeCache(str(folder))
+    return env
+
+
 def on_pre_build(config, **kwargs):
     from sitekit.build.generated import write_figures
     from sitekit.build.notebooks import write_notebooks

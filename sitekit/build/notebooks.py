@@ -42,7 +42,6 @@ META = "sitekit"
 SOURCE_NAME = re.compile(r"^(?P<name>[\w-]+)\.(?P<lang>[a-z]{2})\.md$")
 FENCE, HEADING = site.FENCE, site.HEADING
 PAGE_LINK = re.compile(r"\]\((?P<page>[\w-]+)\.md(?P<anchor>#[\w-]+)?\)")
-FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
 EXPLICIT_ID = re.compile(r"\{#([\w-]+)\}")
 
 
@@ -119,7 +118,7 @@ def build_notebook(source: Source | Path, root: Path = ROOT):
             raise NotebookSourceError(f"{source}: a notebook source is named <name>.<lang>.md")
         source = Source(source, match.group("name"), match.group("lang"))
     text = source.path.read_text(encoding="utf-8")
-    front = FRONT_MATTER.match(text)  # the reading path's title and summary: not in the notebook
+    front = site.FRONT_MATTER.match(text)  # the reading path's title and summary: not in the notebook
     if front:
         text = text[front.end() :].lstrip("\n")
     expand = expander(str(root / "mkdocs.yml"))

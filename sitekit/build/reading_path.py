@@ -7,12 +7,7 @@ the home page, a link with the page's title (its first heading, in the page's la
 
 from __future__ import annotations
 
-import re
-
 from sitekit import site
-
-FRONT_MATTER = re.compile(r"\A---\n(?P<yaml>.*?)\n---\n", re.DOTALL)
-TITLE = re.compile(r"^# (?P<title>.+?)(?:[ \t]+\{#[\w-]+\})?[ \t]*$", re.MULTILINE)
 
 
 def nav_files() -> list[str]:
@@ -30,11 +25,14 @@ def summary(name: str, lang: str) -> tuple[str, str]:
     stem, ext = name.rsplit(".", 1)
     source = site.DOCS / f"{stem}.{lang}.md" if ext == "md" else site.ROOT / "notebooks" / f"{stem}.{lang}.md"
     text = source.read_text(encoding="utf-8")
-    front = FRONT_MATTER.match(text)
+    front = site.FRONT_MATTER.match(text)
     meta = yaml.safe_load(front["yaml"]) if front else {}
     if not meta.get("summary"):
         raise ValueError(f"{source.relative_to(site.ROOT)}: no `summary:` in its front matter for the reading path")
-    return meta.get("title") or TITLE.search(text)["title"], meta["summary"].strip()
+    title = meta.get("title") or next(
+        m["title"] for m in map(site.HEADING.match, text.splitlines()) if m and m["hashes"] == "#"
+    )
+    return title, meta["summary"].strip()
 
 
 def page_markdown(lang: str) -> str:

@@ -219,7 +219,7 @@ def load_results(directory: Path = RESULTS_DIR) -> list[dict]:
 
 def _anchor(docs_dir: Path, page: str, target: str) -> str:
     """``page#id`` of the last heading with an explicit id above the fence that includes ``target``."""
-    from sitekit.build.notebooks import HEADING
+    from sitekit.site import HEADING
 
     text = (docs_dir / page).read_text(encoding="utf-8")
     above = text[: max(text.find(f'--8<-- "{target}"'), 0)].splitlines()
