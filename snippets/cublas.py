@@ -40,11 +40,7 @@ class StridedBatch(NamedTuple):
 
 def strided_batch_params(t: torch.Tensor) -> StridedBatch:
     """Describe t = (*batch, rows, cols) as one base pointer + one batch stride (or ValueError)."""
-    if t.dim() < 3:
-        raise ValueError(
-            f"strided_batch_params expects a (*batch, rows, cols) tensor with at least 3 dims, "
-            f"got {t.dim()} dims with shape {tuple(t.shape)}"
-        )
+    check_strided_batch_params(t)
     *batch, rows, cols = t.shape
     *batch_strides, row_stride, col_stride = t.stride()
     # Each matrix: BLAS reads it by rows or by columns, one of the two steps must be 1.
@@ -73,6 +69,17 @@ def strided_batch_params(t: torch.Tensor) -> StridedBatch:
     stride = dims[-1][1] if dims else batch_strides[-1]
     return StridedBatch(t.storage_offset(), count, stride, rows, cols, ld, order)
 # --8<-- [end:strided_batch_params]
+
+
+# --8<-- [start:strided_batch_params_checks]
+def check_strided_batch_params(t: torch.Tensor) -> None:
+    """t must be (*batch, rows, cols): at least 3 dims."""
+    if t.dim() < 3:
+        raise ValueError(
+            f"strided_batch_params expects a (*batch, rows, cols) tensor "
+            f"with at least 3 dims, got {t.dim()} dims with shape {tuple(t.shape)}"
+        )
+# --8<-- [end:strided_batch_params_checks]
 
 
 # --8<-- [start:strided_batched_gemm]

@@ -45,17 +45,7 @@ def causal_mask(L: int, S: int | None = None, device=None) -> torch.Tensor:
 
 def padding_mask(lengths: torch.Tensor, S: int) -> torch.Tensor:
     """(B, 1, 1, S) bool, True = a real token: key j of sequence b is allowed iff j < lengths[b]."""
-    S = positive_int("S (padded length)", S)
-    if not isinstance(lengths, torch.Tensor) or lengths.dim() != 1:
-        got = f"shape {tuple(lengths.shape)}" if isinstance(lengths, torch.Tensor) else type(lengths).__name__
-        raise ValueError(f"lengths must be a 1-D tensor with one length per sequence (B,), got {got}")
-    if lengths.is_floating_point() or lengths.dtype == torch.bool or lengths.is_complex():
-        raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
-    if lengths.numel() and (lengths.min() < 1 or lengths.max() > S):
-        raise ValueError(
-            f"every length must be between 1 and S={S}, got {lengths.tolist()}: a length 0 would "
-            f"leave its queries no key at all, a length > S does not fit the padded sequences"
-        )
+    check_padding_mask(lengths, S)
     B = lengths.shape[0]
     keep = torch.arange(S, device=lengths.device) < lengths[:, None]  # (B, S)
     return keep.view(B, 1, 1, S)  # (B, 1, 1, S): broadcasts over heads and queries
@@ -67,18 +57,48 @@ def to_additive(allowed: torch.Tensor, dtype: torch.dtype = torch.float32, neg_i
     The negative number is torch.finfo(dtype).min (finite in every float dtype), or -inf with
     neg_inf=True. Same shape as ``allowed``.
     """
+    check_to_additive(allowed, dtype)
+    neg = float("-inf") if neg_inf else torch.finfo(dtype).min
+    zeros = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)  # same shape as allowed, all 0
+    return zeros.masked_fill(~allowed, neg)  # same shape as allowed
+# --8<-- [end:mask_helpers]
+
+
+# --8<-- [start:mask_helpers_checks]
+def check_padding_mask(lengths: torch.Tensor, S: int) -> None:
+    """S a positive int; lengths a (B,) integer tensor, every length in 1..S."""
+    positive_int("S (padded length)", S)
+    if not isinstance(lengths, torch.Tensor) or lengths.dim() != 1:
+        is_tensor = isinstance(lengths, torch.Tensor)
+        got = f"shape {tuple(lengths.shape)}" if is_tensor else type(lengths).__name__
+        raise ValueError(
+            f"lengths must be a 1-D tensor with one length per sequence (B,), got {got}"
+        )
+    dtype = lengths.dtype
+    if lengths.is_floating_point() or dtype == torch.bool or lengths.is_complex():
+        raise TypeError(f"lengths must hold integers, got dtype {dtype}")
+    if lengths.numel() and (lengths.min() < 1 or lengths.max() > S):
+        raise ValueError(
+            f"every length must be between 1 and S={S}, got {lengths.tolist()}: "
+            f"a length 0 would leave its queries no key at all, "
+            f"a length > S does not fit the padded sequences"
+        )
+
+
+def check_to_additive(allowed: torch.Tensor, dtype: torch.dtype) -> None:
+    """allowed a bool mask (True = allowed); dtype a floating-point dtype."""
     if not isinstance(allowed, torch.Tensor) or allowed.dtype != torch.bool:
-        got = allowed.dtype if isinstance(allowed, torch.Tensor) else type(allowed).__name__
+        is_tensor = isinstance(allowed, torch.Tensor)
+        got = allowed.dtype if is_tensor else type(allowed).__name__
         raise TypeError(
             f"to_additive expects a bool mask (True = allowed), got {got}; "
             f"turn a 0/1 'keep' mask into one with mask == 1"
         )
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating-point dtype such as torch.float16, got {dtype!r}")
-    neg = float("-inf") if neg_inf else torch.finfo(dtype).min
-    zeros = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)  # same shape as allowed, all 0
-    return zeros.masked_fill(~allowed, neg)  # same shape as allowed
-# --8<-- [end:mask_helpers]
+        raise TypeError(
+            f"dtype must be a floating-point dtype such as torch.float16, got {dtype!r}"
+        )
+# --8<-- [end:mask_helpers_checks]
 
 
 # --8<-- [start:causal_module]

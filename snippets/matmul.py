@@ -19,17 +19,6 @@ from snippets.shapes import split_heads  # chapter 1: (B, L, E) -> (B, H, L, D) 
 
 
 # --8<-- [start:matmul_shape]
-def _as_shape(shape, name: str) -> tuple[int, ...]:
-    """A shape given as a tuple/list/torch.Size of non-negative ints, as a tuple."""
-    if isinstance(shape, torch.Tensor) or not isinstance(shape, (tuple, list)):
-        raise TypeError(
-            f"{name} must be a shape such as (2, 3, 4) or t.shape, got {type(shape).__name__}"
-        )
-    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
-        raise ValueError(f"{name} must hold non-negative ints, got {tuple(shape)!r}")
-    return tuple(shape)
-
-
 def matmul_shape(a_shape, b_shape) -> torch.Size:
     """Shape of a @ b by the rule (..., m, k) @ (..., k, n) -> (..., m, n).
 
@@ -63,19 +52,23 @@ def matmul_shape(a_shape, b_shape) -> torch.Size:
 # --8<-- [end:matmul_shape]
 
 
+# --8<-- [start:matmul_shape_checks]
+def _as_shape(shape, name: str) -> tuple[int, ...]:
+    """A shape given as a tuple/list/torch.Size of non-negative ints, as a tuple."""
+    if isinstance(shape, torch.Tensor) or not isinstance(shape, (tuple, list)):
+        raise TypeError(
+            f"{name} must be a shape such as (2, 3, 4) or t.shape, "
+            f"got {type(shape).__name__}"
+        )
+    if not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
+    ):
+        raise ValueError(f"{name} must hold non-negative ints, got {tuple(shape)!r}")
+    return tuple(shape)
+# --8<-- [end:matmul_shape_checks]
+
+
 # --8<-- [start:scores_reference]
-def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
-    """q (B, H, L, D) and k (B, H, S, D) must agree in B, H and D."""
-    if q.dim() != 4 or k.dim() != 4:
-        raise ValueError(
-            f"expected q (B, H, L, D) and k (B, H, S, D), got shapes {tuple(q.shape)} and {tuple(k.shape)}"
-        )
-    if q.shape[:2] != k.shape[:2] or q.shape[3] != k.shape[3]:
-        raise ValueError(
-            f"q {tuple(q.shape)} and k {tuple(k.shape)} must share B, H (dims 0, 1) and D (dim 3)"
-        )
-
-
 def scores_loop(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """(B, H, L, D), (B, H, S, D) -> (B, H, L, S): one (L, D) @ (D, S) product per (b, h)."""
     _check_qk(q, k)
@@ -98,6 +91,22 @@ def scores_bmm(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     out = torch.bmm(q3, k3.transpose(1, 2))  # (B·H, L, D) @ (B·H, D, S) -> (B·H, L, S)
     return out.view(B, H, L, S)  # (B, H, L, S)
 # --8<-- [end:scores_reference]
+
+
+# --8<-- [start:scores_reference_checks]
+def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
+    """q (B, H, L, D) and k (B, H, S, D) must agree in B, H and D."""
+    if q.dim() != 4 or k.dim() != 4:
+        raise ValueError(
+            f"expected q (B, H, L, D) and k (B, H, S, D), "
+            f"got shapes {tuple(q.shape)} and {tuple(k.shape)}"
+        )
+    if q.shape[:2] != k.shape[:2] or q.shape[3] != k.shape[3]:
+        raise ValueError(
+            f"q {tuple(q.shape)} and k {tuple(k.shape)} "
+            f"must share B, H (dims 0, 1) and D (dim 3)"
+        )
+# --8<-- [end:scores_reference_checks]
 
 
 # --8<-- [start:count_ops]

@@ -21,17 +21,30 @@ from snippets.shapes import positive_int  # chapter 1: ValueError unless a posit
 
 
 # --8<-- [start:attend_batch_first]
-def _check_module(mha) -> None:
-    if not isinstance(mha, nn.MultiheadAttention):
-        raise TypeError(f"expected an nn.MultiheadAttention, got {type(mha).__name__}")
-
-
 def attend_batch_first(mha: nn.MultiheadAttention, x: torch.Tensor, **kwargs):
     """Self-attention on a batch-first x of shape (N, L, E), whatever mha.batch_first says.
 
     Returns the pair (attn_output, attn_weights) with attn_output batch-first (N, L, E). The layout
     is decided here, in one place, instead of at every call site.
     """
+    check_attend_batch_first(mha, x)
+    if mha.batch_first:
+        return mha(x, x, x, **kwargs)  # (N, L, E) in and out
+    xs = x.transpose(0, 1)  # (L, N, E): the layout a sequence-first module expects
+    out, weights = mha(xs, xs, xs, **kwargs)  # out: (L, N, E); weights are (N, L, S) either way
+    return out.transpose(0, 1), weights  # (N, L, E)
+# --8<-- [end:attend_batch_first]
+
+
+# --8<-- [start:attend_batch_first_checks]
+def _check_module(mha) -> None:
+    """mha must be an nn.MultiheadAttention."""
+    if not isinstance(mha, nn.MultiheadAttention):
+        raise TypeError(f"expected an nn.MultiheadAttention, got {type(mha).__name__}")
+
+
+def check_attend_batch_first(mha: nn.MultiheadAttention, x: torch.Tensor) -> None:
+    """mha an nn.MultiheadAttention; x a batch-first (N, L, E) tensor, E = embed_dim."""
     _check_module(mha)
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
         got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
@@ -41,12 +54,7 @@ def attend_batch_first(mha: nn.MultiheadAttention, x: torch.Tensor, **kwargs):
             f"x's last dim must be the hidden size E = embed_dim = {mha.embed_dim}, "
             f"got shape {tuple(x.shape)}"
         )
-    if mha.batch_first:
-        return mha(x, x, x, **kwargs)  # (N, L, E) in and out
-    xs = x.transpose(0, 1)  # (L, N, E): the layout a sequence-first module expects
-    out, weights = mha(xs, xs, xs, **kwargs)  # out: (L, N, E); weights are (N, L, S) either way
-    return out.transpose(0, 1), weights  # (N, L, E)
-# --8<-- [end:attend_batch_first]
+# --8<-- [end:attend_batch_first_checks]
 
 
 # --8<-- [start:wrapper]
@@ -96,21 +104,31 @@ def padding_to_attn_mask(key_padding_mask: torch.Tensor, num_heads: int, L: int)
     Row n·H + h belongs to sequence n and head h: F.multi_head_attention_forward views the
     projected (L, N, E) as (L, N·H, D), so the heads of one sequence are adjacent.
     """
-    num_heads = positive_int("num_heads", num_heads)
-    L = positive_int("L (number of queries)", L)
-    if not isinstance(key_padding_mask, torch.Tensor) or key_padding_mask.dim() != 2:
-        kpm = key_padding_mask
-        got = f"shape {tuple(kpm.shape)}" if isinstance(kpm, torch.Tensor) else type(kpm).__name__
-        raise ValueError(f"key_padding_mask must be (N, S), one row of keys per sequence, got {got}")
-    if key_padding_mask.dtype != torch.bool:
-        raise TypeError(
-            f"key_padding_mask must be bool (True = padding, not allowed), got {key_padding_mask.dtype}"
-        )
+    check_padding_to_attn_mask(key_padding_mask, num_heads, L)
     N, S = key_padding_mask.shape
     m = key_padding_mask.view(N, 1, 1, S)  # (N, 1, 1, S)
     m = m.expand(N, num_heads, L, S)  # (N, H, L, S): a view, stride 0 along H and L
     return m.reshape(N * num_heads, L, S)  # (N·H, L, S): row n·H + h
 # --8<-- [end:padding_to_attn_mask]
+
+
+# --8<-- [start:padding_to_attn_mask_checks]
+def check_padding_to_attn_mask(kpm: torch.Tensor, num_heads: int, L: int) -> None:
+    """kpm, the key_padding_mask: (N, S) bool; num_heads and L: positive ints."""
+    positive_int("num_heads", num_heads)
+    positive_int("L (number of queries)", L)
+    if not isinstance(kpm, torch.Tensor) or kpm.dim() != 2:
+        is_tensor = isinstance(kpm, torch.Tensor)
+        got = f"shape {tuple(kpm.shape)}" if is_tensor else type(kpm).__name__
+        raise ValueError(
+            f"key_padding_mask must be (N, S), one row of keys per sequence, got {got}"
+        )
+    if kpm.dtype != torch.bool:
+        raise TypeError(
+            f"key_padding_mask must be bool (True = padding, not allowed), "
+            f"got {kpm.dtype}"
+        )
+# --8<-- [end:padding_to_attn_mask_checks]
 
 
 # --8<-- [start:attention_path]
@@ -196,12 +214,7 @@ def time_mha_paths(L: int, N: int = 2, E: int = 64, num_heads: int = 4, repeat: 
     torch.backends.mha.set_fastpath_enabled(False); 'fast path' is need_weights=False with it on.
     The profiler checks that each path really ran (that call is also the warm-up).
     """
-    for name, value in {"L": L, "N": N, "E": E, "num_heads": num_heads, "repeat": repeat}.items():
-        positive_int(name, value)
-    if E % num_heads != 0:
-        raise ValueError(f"E={E} is not divisible by num_heads={num_heads}")
-    if num_heads % 2 != 0:
-        raise ValueError(f"num_heads={num_heads} is odd: the fast path needs an even number of heads")
+    check_time_mha_paths(L, N, E, num_heads, repeat)
     mha = nn.MultiheadAttention(E, num_heads, batch_first=True).eval()
     x = torch.randn(N, L, E)  # (N, L, E)
     paths = {"bmm + softmax": (False, True), "sdpa": (False, False), "fast path": (True, False)}
@@ -223,6 +236,21 @@ def time_mha_paths(L: int, N: int = 2, E: int = 64, num_heads: int = 4, repeat: 
         torch.backends.mha.set_fastpath_enabled(previous)
     return times
 # --8<-- [end:time_mha_paths]
+
+
+# --8<-- [start:time_mha_paths_checks]
+def check_time_mha_paths(L: int, N: int, E: int, num_heads: int, repeat: int) -> None:
+    """All positive ints; E divisible by num_heads, and num_heads even (fast path)."""
+    sizes = {"L": L, "N": N, "E": E, "num_heads": num_heads, "repeat": repeat}
+    for name, value in sizes.items():
+        positive_int(name, value)
+    if E % num_heads != 0:
+        raise ValueError(f"E={E} is not divisible by num_heads={num_heads}")
+    if num_heads % 2 != 0:
+        raise ValueError(
+            f"num_heads={num_heads} is odd: the fast path needs an even number of heads"
+        )
+# --8<-- [end:time_mha_paths_checks]
 
 
 def sessions():

@@ -54,15 +54,22 @@ def check_split_heads(x: torch.Tensor, num_heads: int) -> None:
 # --8<-- [start:merge_heads]
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """(B, H, L, D) -> (B, L, E), with E = H * D. Copies only if the strides need it."""
+    check_merge_heads(x)
+    B, H, L, D = x.shape
+    x = x.transpose(1, 2)  # (B, L, H, D): a view; contiguous if memory is B->L->H->D
+    return x.reshape(B, L, H * D)  # (B, L, E): a view if possible, otherwise a copy
+# --8<-- [end:merge_heads]
+
+
+# --8<-- [start:merge_heads_checks]
+def check_merge_heads(x: torch.Tensor) -> None:
+    """x must be (B, H, L, D)."""
     if x.dim() != 4:
         raise ValueError(
             f"merge_heads expects a (B, H, L, D) tensor, "
             f"got {x.dim()} dims with shape {tuple(x.shape)}"
         )
-    B, H, L, D = x.shape
-    x = x.transpose(1, 2)  # (B, L, H, D): a view; contiguous if memory is B->L->H->D
-    return x.reshape(B, L, H * D)  # (B, L, E): a view if possible, otherwise a copy
-# --8<-- [end:merge_heads]
+# --8<-- [end:merge_heads_checks]
 
 
 # --8<-- [start:split_qkv]
