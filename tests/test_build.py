@@ -149,3 +149,31 @@ def test_the_measured_results_page_shows_the_committed_runs(site):
                 assert f'src="../assets/figures/evidence_{kind}_{chart}.svg"' in html
                 svg = (page.parent / f"../assets/figures/evidence_{kind}_{chart}.svg").resolve()
                 assert meta["date_utc"] in svg.read_text(encoding="utf-8")
+
+
+def test_a_page_parsed_for_search_before_gives_the_same_entries():
+    """The search index reuses the sections of page HTML it has parsed (sitekit/build/search.py):
+    a page seen again, or another page with the same HTML, is indexed exactly as Material would."""
+    from types import SimpleNamespace
+
+    from material.plugins.search.plugin import SearchIndex
+    from mkdocs.config import load_config
+    from mkdocs.structure.toc import get_toc
+
+    from sitekit.build.search import keep_parsed_sections
+
+    config = load_config(str(Path(__file__).resolve().parents[1] / "mkdocs.yml"))
+    plugin = config.plugins["material/search"]
+    plugin.on_config(config)
+    html = '<h1 id="t">步长 Strides</h1><p>view 不复制。</p><h2 id="s">Section</h2><p>Text <code>x</code>.</p>'
+    toc = get_toc([{"level": 1, "id": "t", "name": "步长 Strides", "children": [
+        {"level": 2, "id": "s", "name": "Section", "children": []}]}])
+    page = SimpleNamespace(content=html, toc=toc, url="shapes/", title="步长", meta={})
+    material = SearchIndex(**plugin.config)
+    material.add_entry_from_context(page)
+    keep_parsed_sections(config)
+    for _ in range(2):  # parsed, then reused
+        plugin.search_index.entries.clear()
+        plugin.search_index.add_entry_from_context(page)
+        assert plugin.search_index.entries == material.entries
+    assert len(material.entries) == 2

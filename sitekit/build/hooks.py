@@ -10,7 +10,9 @@ Each hook is short; the work is in the module it names.
   (:mod:`figures.evidence`, :mod:`sitekit.testing.releases`).
 * Notebook pages: mkdocs-jupyter renders the notebook; the i18n plugin then needs telling that it
   is a page (:func:`on_files`), and its markup becomes Material's (:mod:`sitekit.build.notebooks`).
-* Search per language and Material's Chinese query fix (:mod:`sitekit.build.search`).
+* Search per language, Material's Chinese query fix, and pages parsed for search once per
+  process (:mod:`sitekit.build.search`).
+* Theme templates compiled once (Jinja's bytecode cache under ``.cache/``).
 * One 404 page, at the site root, in both languages (``overrides/404.html``).
 """
 
@@ -35,6 +37,14 @@ def _language(config) -> str:
     """The language being built (the i18n plugin builds each in turn)."""
     i18n = config.plugins.get("i18n")
     return getattr(i18n, "current_language", None) or site.DEFAULT_LANGUAGE
+
+
+def on_config(config, **kwargs):
+    """Each language's build: Material's search index, keeping pages it already parsed."""
+    from sitekit.build.search import keep_parsed_sections
+
+    keep_parsed_sections(config)
+    return config
 
 
 def on_env(env, config, files, **kwargs):

@@ -9,6 +9,8 @@ ones, and :func:`rebase` points the English pages' search at ``en/`` (Material's
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -84,3 +86,37 @@ def patch_worker(site_dir: Path) -> Path:
         )
     worker.write_text(patched, encoding="utf-8")
     return worker
+
+
+#: Sections of page HTML that Material's search already parsed, by that HTML. Parsing every page
+#: again is a third of a `mkdocs serve` rebuild, and an edit changes one page.
+_SECTIONS: dict[str, list] = {}
+
+
+def keep_parsed_sections(config) -> None:
+    """Give Material's search an index that parses each distinct page HTML once per process.
+
+    The same entries as Material's own ``SearchIndex.add_entry_from_context``, which this
+    overrides: a page excluded by its front matter is skipped; every other section is indexed.
+    """
+    plugin = config.plugins.get("material/search")
+    if plugin is None or not hasattr(plugin, "search_index"):
+        return
+    from material.plugins.search.plugin import Parser, SearchIndex
+
+    class Index(SearchIndex):
+        def add_entry_from_context(self, page):
+            if (page.meta.get("search") or {}).get("exclude"):
+                return
+            key = hashlib.sha256(page.content.encode("utf-8")).hexdigest()
+            if key not in _SECTIONS:
+                if len(_SECTIONS) > 500:
+                    _SECTIONS.clear()
+                parser = Parser()
+                parser.feed(page.content)
+                parser.close()
+                _SECTIONS[key] = [section for section in parser.data if not section.is_excluded()]
+            for section in _SECTIONS[key]:  # a copy: an untitled section is given the page's title
+                self.create_entry_for_section(copy.copy(section), page.toc, page.url, page)
+
+    plugin.search_index = Index(**plugin.config)
