@@ -15,9 +15,9 @@ import math
 from pathlib import Path
 
 from figures import svg
+from sitekit import site
 
-ROOT = Path(__file__).resolve().parents[1]
-EVIDENCE_DIR = ROOT / "docs" / "assets" / "evidence"
+EVIDENCE_DIR = site.DOCS / "assets" / "evidence"
 #: results file kind -> the device_kind its metadata must name
 KINDS = {"gpu": "cuda", "cpu": "cpu"}
 

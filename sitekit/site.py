@@ -21,8 +21,6 @@ PAGE_SOURCE = re.compile(r"^(?P<name>[\w-]+)\.(?P<lang>[a-z]{2})\.(?P<ext>md|ipy
 FENCE = re.compile(
     r"^(?P<fence>`{3,})(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.MULTILINE | re.DOTALL
 )
-#: A page's front matter (the reading path's `summary`, a notebook source's `title`).
-FRONT_MATTER = re.compile(r"\A---\n(?P<yaml>.*?)\n---\n", re.DOTALL)
 #: A Markdown heading with an optional explicit id: ``## 连续性 {#contiguous}``.
 HEADING = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<title>.*?)(?:[ \t]+\{#(?P<id>[\w-]+)\})?[ \t]*$")
 

@@ -33,13 +33,18 @@ def positive_int(name: str, value) -> int:
     return value
 
 
-def check_split_heads(x: torch.Tensor, num_heads: int) -> None:
-    """x must be (B, L, E) with E divisible by num_heads."""
-    if x.dim() != 3:
+def check_rank(x: torch.Tensor, layout: str, caller: str) -> None:
+    """x must have one dim per name of layout, e.g. "(B, L, E)"; otherwise a ValueError."""
+    if x.dim() != layout.count(",") + 1:
         raise ValueError(
-            f"split_heads expects a (B, L, E) tensor, "
+            f"{caller} expects a {layout} tensor, "
             f"got {x.dim()} dims with shape {tuple(x.shape)}"
         )
+
+
+def check_split_heads(x: torch.Tensor, num_heads: int) -> None:
+    """x must be (B, L, E) with E divisible by num_heads."""
+    check_rank(x, "(B, L, E)", "split_heads")
     positive_int("num_heads", num_heads)
     E = x.shape[-1]
     if E % num_heads != 0:
@@ -64,11 +69,7 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 # --8<-- [start:merge_heads_checks]
 def check_merge_heads(x: torch.Tensor) -> None:
     """x must be (B, H, L, D)."""
-    if x.dim() != 4:
-        raise ValueError(
-            f"merge_heads expects a (B, H, L, D) tensor, "
-            f"got {x.dim()} dims with shape {tuple(x.shape)}"
-        )
+    check_rank(x, "(B, H, L, D)", "merge_heads")
 # --8<-- [end:merge_heads_checks]
 
 
@@ -90,11 +91,7 @@ def split_qkv(
 # --8<-- [start:split_qkv_checks]
 def check_split_qkv(qkv: torch.Tensor, num_heads: int) -> None:
     """qkv must be (B, L, 3E) with E divisible by num_heads."""
-    if qkv.dim() != 3:
-        raise ValueError(
-            f"split_qkv expects a (B, L, 3E) tensor, "
-            f"got {qkv.dim()} dims with shape {tuple(qkv.shape)}"
-        )
+    check_rank(qkv, "(B, L, 3E)", "split_qkv")
     positive_int("num_heads", num_heads)
     E3 = qkv.shape[-1]
     if E3 % (3 * num_heads) != 0:

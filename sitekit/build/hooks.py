@@ -145,7 +145,8 @@ def on_files(files, config, **kwargs):
 
 def on_page_content(html: str, page, config, **kwargs):
     """Notebook pages: Material's markup instead of JupyterLab's."""
-    if not site.PAGE_SOURCE.match(page.file.src_uri) or not page.file.src_uri.endswith(".ipynb"):
+    source = site.PAGE_SOURCE.match(page.file.src_uri)
+    if source is None or source["ext"] != "ipynb":
         return html
     from mkdocs.structure.toc import get_toc
 

@@ -39,7 +39,6 @@ KERNEL_NAME = "python3"
 #: Key of this project's data in the notebook metadata.
 META = "sitekit"
 
-SOURCE_NAME = re.compile(r"^(?P<name>[\w-]+)\.(?P<lang>[a-z]{2})\.md$")
 FENCE, HEADING = site.FENCE, site.HEADING
 PAGE_LINK = re.compile(r"\]\((?P<page>[\w-]+)\.md(?P<anchor>#[\w-]+)?\)")
 EXPLICIT_ID = re.compile(r"\{#([\w-]+)\}")
@@ -65,8 +64,8 @@ def sources(root: Path = ROOT) -> list[Source]:
     """Every notebook source, sorted by name then language."""
     found = []
     for path in sorted((root / SOURCE_DIR).glob("*.md")):
-        match = SOURCE_NAME.match(path.name)
-        if match is None:
+        match = site.PAGE_SOURCE.match(path.name)
+        if match is None or match["ext"] != "md":
             raise NotebookSourceError(f"{path}: a notebook source is named <name>.<lang>.md")
         found.append(Source(path, match.group("name"), match.group("lang")))
     return found
@@ -113,14 +112,14 @@ def build_notebook(source: Source | Path, root: Path = ROOT):
     from sitekit.build.includes import IncludeError, expander
 
     if isinstance(source, Path):
-        match = SOURCE_NAME.match(source.name)
-        if match is None:
+        match = site.PAGE_SOURCE.match(source.name)
+        if match is None or match["ext"] != "md":
             raise NotebookSourceError(f"{source}: a notebook source is named <name>.<lang>.md")
         source = Source(source, match.group("name"), match.group("lang"))
-    text = source.path.read_text(encoding="utf-8")
-    front = site.FRONT_MATTER.match(text)  # the reading path's title and summary: not in the notebook
-    if front:
-        text = text[front.end() :].lstrip("\n")
+    from mkdocs.utils.meta import get_data
+
+    # The front matter (the reading path's title and summary) is not part of the notebook.
+    text, _ = get_data(source.path.read_text(encoding="utf-8"))
     expand = expander(str(root / "mkdocs.yml"))
     cells, headings, position = [], [], 0
     for fence in FENCE.finditer(text):

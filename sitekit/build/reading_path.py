@@ -20,13 +20,11 @@ def nav_files() -> list[str]:
 
 def summary(name: str, lang: str) -> tuple[str, str]:
     """(title, summary) of the page `name` ("shapes.md") in `lang`."""
-    import yaml
+    from mkdocs.utils.meta import get_data
 
     stem, ext = name.rsplit(".", 1)
     source = site.DOCS / f"{stem}.{lang}.md" if ext == "md" else site.ROOT / "notebooks" / f"{stem}.{lang}.md"
-    text = source.read_text(encoding="utf-8")
-    front = site.FRONT_MATTER.match(text)
-    meta = yaml.safe_load(front["yaml"]) if front else {}
+    text, meta = get_data(source.read_text(encoding="utf-8"))  # MkDocs's own front-matter reader
     if not meta.get("summary"):
         raise ValueError(f"{source.relative_to(site.ROOT)}: no `summary:` in its front matter for the reading path")
     title = meta.get("title") or next(

@@ -183,6 +183,7 @@ def results(summary: str, seconds: float) -> dict:
 
 # --- the "Across PyTorch releases" section of the Measured results page -------------------------
 
+# Not sitekit.site (it needs MkDocs): .ci/noxfile.py imports this module with nox alone.
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "assets" / "releases"
 #: The line of a page that the section's tables replace (sitekit/build/hooks.py).
 MARKER = "<!-- releases -->"

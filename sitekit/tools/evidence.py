@@ -36,8 +36,8 @@ from snippets.cublas import cublas_log_of_bmm, cuda_kernels, seconds_per_call, t
 from snippets.masking import masked_attention
 from snippets.matmul import count_ops
 from snippets.mha import attention_path
+from sitekit import site
 
-ROOT = Path(__file__).resolve().parents[2]
 CPU_LABEL = "CPU run, not GPU evidence"
 SDPA_BACKENDS = ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH")
 
@@ -309,7 +309,7 @@ PYTEST_SUMMARY = re.compile(r"^=* ?(?P<summary>(?:\d+ \w+(?:, )?)+ in [\d.]+s.*?
 def gpu_test_summary() -> str:
     """Run `python3 -m pytest -m gpu -q` from the repository root; its summary line."""
     proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+                          cwd=site.ROOT, capture_output=True, text=True, timeout=1800)
     found = PYTEST_SUMMARY.findall(proc.stdout)
     if not found:
         raise RuntimeError(f"no pytest summary line (exit code {proc.returncode}):\n{proc.stdout[-2000:]}")
