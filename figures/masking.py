@@ -37,8 +37,8 @@ LABELS = {
         "left": ("因果 & 左填充", "真实词元在末尾"),
         "query": "q{i}",
         "key": "k{j}",
-        "legend": "1 = True = 允许 · 0 = False = 被掩码 · 行 = 查询，列 = 键",
-        "empty": "红色行：该查询没有任何可看的键（整行被掩码）",
+        "legend": "1 = True = 允许 · 0 = False = 被屏蔽 · 行 = 查询，列 = 键",
+        "empty": "红色行：该查询没有任何可看的键（整行被屏蔽）",
     },
 }
 
@@ -78,12 +78,12 @@ def masks_svg(lang: str) -> str:
         L, S = grid.shape
         gx = x0 + 26  # room for the query labels
         for j in range(S):
-            parts.append(svg.text(gx + j * CELL + CELL / 2, top - 6, label["key"].format(j=j), 11, "middle"))
+            parts.append(svg.text(gx + j * CELL + CELL / 2, top - 6, label["key"].format(j=j), 12, "middle"))
         for i in range(L):
             y = top + i * CELL
             empty = not bool(grid[i].any())
             colour = EMPTY_ROW if empty else "#222"
-            parts.append(svg.text(x0, y + CELL / 2 + 5, label["query"].format(i=i), 11, fill=colour))
+            parts.append(svg.text(x0, y + CELL / 2 + 5, label["query"].format(i=i), 12, fill=colour))
             for j in range(S):
                 parts.append(_cell(gx + j * CELL, y, bool(grid[i, j])))
             if empty:

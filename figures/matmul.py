@@ -1,9 +1,12 @@
-"""The broadcasting diagram of chapter 2 (docs/matmul.*.md), drawn from real tensors.
+"""The figures of the matmul chapter (docs/matmul.*.md), drawn from real tensors: the
+broadcasting diagram and the attention scores (B, H, L, S) as a grid of L × S matrices.
 
 Shapes come from real tensors: the result's shape is ``(torch.zeros(a) @ torch.zeros(b)).shape``
 and is checked against ``snippets.matmul.matmul_shape``. Batch dims are drawn aligned from the
 right; the matrix dims (m, k) and (k, n) are drawn apart, with the contracted dim k marked in both
-operands and missing from the result. Hand-written SVG, like :mod:`figures.shapes`.
+operands and missing from the result. The scores are ``q @ k.transpose(-2, -1)`` of small integers
+from a fixed seed, checked against ``snippets.matmul.scores_loop``; each cell shows its value.
+Hand-written SVG, like :mod:`figures.shapes`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from figures import svg
-from snippets.matmul import matmul_shape
+from snippets.matmul import matmul_shape, scores_loop
 
 CELL_W, CELL_H = 58, 36
 LEFT = 190  # room for the row labels
@@ -150,7 +153,100 @@ def broadcast_svg(lang: str, a_shape=(2, 1, 3, 4), b_shape=(5, 4, 6)) -> str:
     return svg.document(width, height, parts)
 
 
+SCORES_LABELS = {
+    "en": {
+        "title": "Attention scores q @ kᵀ",
+        "shape": "(B, H, L, S) = ({B}, {H}, {L}, {S}); D = {D} is summed",
+        "matrix": "b = {b}, h = {h}",
+        "rows": "rows l: queries (L = {L})",
+        "cols": "columns s: keys (S = {S})",
+        "scale": "colour: the score",
+    },
+    "zh": {
+        "title": "注意力分数 q @ kᵀ",
+        "shape": "(B, H, L, S) = ({B}, {H}, {L}, {S})；D = {D} 被求和",
+        "matrix": "b = {b}，h = {h}",
+        "rows": "行 l：查询（L = {L}）",
+        "cols": "列 s：键（S = {S}）",
+        "scale": "颜色：分数的值",
+    },
+}
+SCORE_CELL_W, SCORE_CELL_H = 28, 22  # 352 px wide: no scaling on a 390 px phone
+NEGATIVE, POSITIVE = (59, 111, 182), (196, 106, 18)  # blue below 0, orange above
+
+
+def attention_scores(B=2, H=3, L=4, S=5, D=8, seed=0):
+    """q (B, H, L, D), k (B, H, S, D) of small integers from a fixed seed, and q @ kᵀ."""
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randint(-3, 4, (B, H, L, D), generator=g).float()  # exact sums
+    k = torch.randint(-3, 4, (B, H, S, D), generator=g).float()
+    scores = q @ k.transpose(-2, -1)  # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
+    if not torch.equal(scores, scores_loop(q, k)):  # one (L, D) @ (D, S) per (b, h)
+        raise AssertionError("q @ kᵀ differs from the loop over (b, h)")
+    return q, k, scores
+
+
+def _score_fill(value: float, top: float) -> str:
+    """White at 0, towards blue (negative) or orange (positive), at most 70 % of the way."""
+    rgb = POSITIVE if value > 0 else NEGATIVE
+    t = 0.7 * min(abs(value) / top, 1.0) if top else 0.0
+    return "#" + "".join(f"{round(255 + (c - 255) * t):02x}" for c in rgb)
+
+
+def scores_grid_svg(lang: str, B=2, H=3, L=4, S=5, D=8, seed=0) -> str:
+    """The scores (B, H, L, S) as a grid of L × S matrices: one column per b, one row per h."""
+    label = SCORES_LABELS[lang]
+    _, _, scores = attention_scores(B, H, L, S, D, seed)
+    top = scores.abs().max().item()
+    index_w = 18  # the column of row indices l left of each matrix
+    block_w = index_w + S * SCORE_CELL_W
+    gap, margin = 16, 10
+    width = max(margin * 2 + B * block_w + (B - 1) * gap, 340)  # room for the title lines
+    parts = [
+        svg.text(margin, 24, label["title"], 15, weight="bold"),
+        svg.text(margin, 44, label["shape"].format(B=B, H=H, L=L, S=S, D=D), 12, fill="#444"),
+    ]
+    y = 62
+    block_h = 18 + 16 + L * SCORE_CELL_H  # caption, column indices s, the cells
+    for h in range(H):
+        for b in range(B):
+            x = margin + b * (block_w + gap)
+            x_cells = x + index_w
+            parts.append(f'<g class="scores" data-b="{b}" data-h="{h}">')
+            parts.append(svg.text(x_cells, y + 13, label["matrix"].format(b=b, h=h), 12, weight="bold"))
+            for s in range(S):
+                parts.append(svg.text(x_cells + (s + 0.5) * SCORE_CELL_W, y + 30, s, 12, "middle",
+                                      fill="#666", mono=True))
+            for l in range(L):
+                y_cell = y + 34 + l * SCORE_CELL_H
+                parts.append(svg.text(x + index_w - 5, y_cell + 16, l, 12, "end", fill="#666", mono=True))
+                for s in range(S):
+                    value = int(scores[b, h, l, s].item())  # exact: small integers
+                    parts.append(svg.cell(x_cells + s * SCORE_CELL_W, y_cell, value,
+                                          _score_fill(value, top), "#bbb", SCORE_CELL_W, 12,
+                                          height=SCORE_CELL_H, rx=0))
+            parts.append("</g>")
+        y += block_h + 12
+    # What rows and columns are, and the colour scale with the real extremes.
+    parts.append(svg.text(margin, y + 8, label["rows"].format(L=L), 12))
+    parts.append(svg.text(margin, y + 26, label["cols"].format(S=S), 12))
+    y += 44
+    lo, hi = scores.min().item(), scores.max().item()
+    bar_x, bar_w, steps = margin, width - 2 * margin, 24
+    parts.append(svg.text(margin, y + 8, label["scale"], 12))
+    for i in range(steps):
+        value = lo + (hi - lo) * (i + 0.5) / steps
+        parts.append(f'<rect x="{bar_x + i * bar_w / steps:.1f}" y="{y + 16}" width="{bar_w / steps + 0.5:.1f}" '
+                     f'height="12" fill="{_score_fill(value, top)}"/>')
+    parts.append(svg.text(bar_x, y + 44, f"{lo:.0f}", 12, mono=True))
+    if lo < 0 < hi:
+        parts.append(svg.text(bar_x + bar_w * (-lo) / (hi - lo), y + 44, "0", 12, "middle", mono=True))
+    parts.append(svg.text(bar_x + bar_w, y + 44, f"{hi:.0f}", 12, "end", mono=True))
+    return svg.document(width, y + 52, parts)
+
+
 #: File name (relative to docs/) -> function of the language.
 FIGURES = {
     "assets/figures/matmul_broadcast.{lang}.svg": broadcast_svg,
+    "assets/figures/matmul_scores.{lang}.svg": scores_grid_svg,
 }

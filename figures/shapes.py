@@ -34,7 +34,7 @@ LABELS = {
         "wrong": "x.reshape{shape} — 步长 {stride}（错误：头被混在一起）",
         "head": "头 {h}",
         "steps": "内存中：下一个特征 +{d} · 下一个词元 +{l} · 下一个头 +{h}",
-        "legend": "颜色 = 该数所属的头",
+        "legend": "颜色 = 这个数所属的头",
     },
 }
 

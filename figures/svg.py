@@ -10,11 +10,15 @@ SANS = "system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif"
 #: One colour pair (fill, stroke) per group: head, matrix, role…
 FILLS = ("#c7dcf7", "#fbd9b0", "#d4eccd", "#ecd1ef", "#f6d5d5", "#e4e4c4")
 STROKES = ("#3b6fb6", "#c46a12", "#3f8a3a", "#8a3f94", "#b04848", "#7a7a2a")
+#: No text is drawn smaller: a phone shows figures at their natural size (1 unit = 1 CSS px), where
+#: 11 px is the smallest legible text (tests/test_reading.py measures every figure).
+MIN_FONT_SIZE = 11
 
 
 def text(x: float, y: float, s, size: int = 13, anchor: str = "start", weight: str = "normal",
          fill: str = "#222", mono: bool = False) -> str:
     style = f' style="{MONO}"' if mono else ""
+    size = max(size, MIN_FONT_SIZE)
     return (
         f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" text-anchor="{anchor}" '
         f'font-weight="{weight}" fill="{fill}"{style}>{escape(str(s))}</text>'

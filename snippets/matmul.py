@@ -1,10 +1,12 @@
 """Chapter 2 — Broadcasting batched matmul (广播批量矩阵乘法).
 
-Included section by section by ``docs/matmul.zh.md`` and ``docs/matmul.en.md``. Sections that
-hold functions run as code on the page; the sections inside ``sessions()`` are sessions: under
-each statement, what it shows in ``#>`` lines, checked by the tests. Names follow the math: B
-batch, H heads, L query length, S key length, D head_dim, E hidden size; m, k, n are the matrix
-dims of ``(..., m, k) @ (..., k, n)``, k being the contracted dimension.
+Included section by section by ``docs/matmul.zh.md`` and
+``docs/matmul.en.md``. Sections that hold functions run as code on the page;
+the sections inside ``sessions()`` are sessions: under each statement, what it
+shows in ``#>`` lines, checked by the tests. Names follow the math: B batch, H
+heads, L query length, S key length, D head_dim, E hidden size; m, k, n are
+the matrix dims of ``(..., m, k) @ (..., k, n)``, k being the contracted
+dimension.
 """
 
 # --8<-- [start:imports]
@@ -14,7 +16,8 @@ import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from snippets.shapes import split_heads  # chapter 1: (B, L, E) -> (B, H, L, D) view
+# chapter 1: (B, L, E) -> (B, H, L, D) view
+from snippets.shapes import split_heads
 # --8<-- [end:imports]
 
 
@@ -22,73 +25,91 @@ from snippets.shapes import split_heads  # chapter 1: (B, L, E) -> (B, H, L, D) 
 def matmul_shape(a_shape, b_shape) -> torch.Size:
     """Shape of a @ b by the rule (..., m, k) @ (..., k, n) -> (..., m, n).
 
-    Raises ValueError exactly where torch.matmul raises (1-D operands follow torch: a vector
-    a is a (1, k) matrix, a vector b a (k, 1) matrix, and that 1 is dropped from the result).
+    Raises ValueError exactly where torch.matmul raises (1-D operands follow
+    torch: a vector a is a (1, k) matrix, a vector b a (k, 1) matrix, and that
+    1 is dropped from the result).
     """
     a, b = _as_shape(a_shape, "a_shape"), _as_shape(b_shape, "b_shape")
     if len(a) == 0 or len(b) == 0:
-        raise ValueError(f"matmul needs operands with at least 1 dim, got shapes {a} and {b}")
+        raise ValueError(
+            "matmul needs operands with at "
+            f"least 1 dim, got shapes {a} and {b}"
+        )
     a2 = (1,) + a if len(a) == 1 else a  # (..., m, k)
     b2 = b + (1,) if len(b) == 1 else b  # (..., k, n)
     *batch_a, m, k = a2
     *batch_b, k_b, n = b2
     if k != k_b:
         raise ValueError(
-            f"contracted dimension k does not match: a {a} has k={k} in its last dim, "
-            f"b {b} has {k_b} in its {'only' if len(b) == 1 else 'second-to-last'} dim"
+            f"contracted dimension k does not match: a {a} has k={k} in its "
+            f"last dim, b {b} has {k_b} in its "
+            f"{'only' if len(b) == 1 else 'second-to-last'} dim"
         )
     batch = []
-    for i in range(1, max(len(batch_a), len(batch_b)) + 1):  # align the batch dims from the right
-        size_a = batch_a[-i] if i <= len(batch_a) else 1  # a missing dim acts as size 1
+    # align the batch dims from the right
+    for i in range(1, max(len(batch_a), len(batch_b)) + 1):
+        # a missing dim acts as size 1
+        size_a = batch_a[-i] if i <= len(batch_a) else 1
         size_b = batch_b[-i] if i <= len(batch_b) else 1
         if size_a != size_b and 1 not in (size_a, size_b):
             raise ValueError(
-                f"batch dims {tuple(batch_a)} of a {a} and {tuple(batch_b)} of b {b} cannot "
-                f"broadcast: at dim {-i - 2} the sizes {size_a} and {size_b} differ and neither is 1"
+                f"batch dims {tuple(batch_a)} of a {a} and {tuple(batch_b)} "
+                f"of b {b} cannot broadcast: at dim {-i - 2} the sizes "
+                f"{size_a} and {size_b} differ and neither is 1"
             )
         batch.insert(0, size_b if size_a == 1 else size_a)
-    matrix = ([m] if len(a) > 1 else []) + ([n] if len(b) > 1 else [])  # (m, n) minus vector 1s
+    # (m, n) minus vector 1s
+    matrix = ([m] if len(a) > 1 else []) + ([n] if len(b) > 1 else [])
     return torch.Size(batch + matrix)
 # --8<-- [end:matmul_shape]
 
 
 # --8<-- [start:matmul_shape_checks]
 def _as_shape(shape, name: str) -> tuple[int, ...]:
-    """A shape given as a tuple/list/torch.Size of non-negative ints, as a tuple."""
-    if isinstance(shape, torch.Tensor) or not isinstance(shape, (tuple, list)):
+    """A shape (tuple/list/torch.Size of non-negative ints) as a tuple."""
+    if isinstance(shape, torch.Tensor) or not isinstance(
+        shape, (tuple, list)
+    ):
         raise TypeError(
             f"{name} must be a shape such as (2, 3, 4) or t.shape, "
             f"got {type(shape).__name__}"
         )
     if not all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0
+        for s in shape
     ):
-        raise ValueError(f"{name} must hold non-negative ints, got {tuple(shape)!r}")
+        raise ValueError(
+            f"{name} must hold non-negative ints, got {tuple(shape)!r}"
+        )
     return tuple(shape)
 # --8<-- [end:matmul_shape_checks]
 
 
 # --8<-- [start:scores_reference]
 def scores_loop(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """(B, H, L, D), (B, H, S, D) -> (B, H, L, S): one (L, D) @ (D, S) product per (b, h)."""
+    """(B, H, L, D), (B, H, S, D) -> (B, H, L, S):
+    one (L, D) @ (D, S) product per (b, h)."""
     _check_qk(q, k)
     B, H, L, D = q.shape
     S = k.shape[2]
     out = q.new_empty(B, H, L, S)  # (B, H, L, S)
     for b in range(B):
         for h in range(H):
-            out[b, h] = q[b, h] @ k[b, h].T  # (L, D) @ (D, S) -> (L, S): D is summed
+            # (L, D) @ (D, S) -> (L, S): D is summed
+            out[b, h] = q[b, h] @ k[b, h].T
     return out
 
 
 def scores_bmm(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """The same with torch.bmm, which takes exactly one batch dim: flatten B·H, then unflatten."""
+    """The same with torch.bmm, which takes exactly one batch dim:
+    flatten B·H, then unflatten."""
     _check_qk(q, k)
     B, H, L, D = q.shape
     S = k.shape[2]
     q3 = q.reshape(B * H, L, D)  # (B·H, L, D): a copy if B and H cannot merge
     k3 = k.reshape(B * H, S, D)  # (B·H, S, D)
-    out = torch.bmm(q3, k3.transpose(1, 2))  # (B·H, L, D) @ (B·H, D, S) -> (B·H, L, S)
+    # (B·H, L, D) @ (B·H, D, S) -> (B·H, L, S)
+    out = torch.bmm(q3, k3.transpose(1, 2))
     return out.view(B, H, L, S)  # (B, H, L, S)
 # --8<-- [end:scores_reference]
 
@@ -110,15 +131,20 @@ def _check_qk(q: torch.Tensor, k: torch.Tensor) -> None:
 
 
 # --8<-- [start:count_ops]
-GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm")  # the matrix-multiply kernels
-COPY_OPS = ("aten::clone", "aten::contiguous")  # copies made to get mergeable strides
+# the matrix-multiply kernels
+GEMM_OPS = ("aten::mm", "aten::addmm", "aten::bmm")
+# copies made to get mergeable strides
+COPY_OPS = ("aten::clone", "aten::contiguous")
 
 
 def count_ops(fn, *args) -> collections.Counter:
-    """Run fn(*args) once under the CPU profiler; count every aten:: op called (nested ones too)."""
+    """Run fn(*args) once under the CPU profiler; count every aten:: op
+    called (nested ones too)."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         fn(*args)
-    return collections.Counter(e.name for e in prof.events() if e.name.startswith("aten::"))
+    return collections.Counter(
+        e.name for e in prof.events() if e.name.startswith("aten::")
+    )
 
 
 def matmul_ops(counts: collections.Counter) -> dict:
@@ -128,10 +154,13 @@ def matmul_ops(counts: collections.Counter) -> dict:
 
 def gemm_shapes(fn, *args) -> list:
     """(op, input shapes) of every GEMM that fn(*args) calls."""
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+    with profile(
+        activities=[ProfilerActivity.CPU], record_shapes=True
+    ) as prof:
         fn(*args)
     return [
-        (e.name, [tuple(s) for s in e.input_shapes if s])  # drop the scalars' empty shapes
+        # drop the scalars' empty shapes
+        (e.name, [tuple(s) for s in e.input_shapes if s])
         for e in prof.events()
         if e.name in GEMM_OPS
     ]
@@ -139,9 +168,10 @@ def gemm_shapes(fn, *args) -> list:
 
 
 def sessions():
-    """The chapter's sessions, run section by section by the pages, in page order; not
-    run on import. One function body, so the names a section leaves for the next are
-    plain to see. Under each statement, its output in ``#>`` lines."""
+    """The chapter's sessions, run section by section by the pages, in page
+    order; not run on import. One function body, so the names a section leaves
+    for the next are plain to see. Under each statement, its output in ``#>``
+    lines."""
     # --8<-- [start:rule]
     a = torch.arange(6).view(2, 3)  # (m, k) = (2, 3)
     b = torch.arange(12).view(3, 4)  # (k, n) = (3, 4)
@@ -171,11 +201,16 @@ def sessions():
     # --8<-- [end:broadcast]
 
     # --8<-- [start:matmul_shape_examples]
-    cases = [((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 6)), ((3, 4), (7, 2, 4, 5)),
-             ((8, 4), (4,)), ((4,), (2, 4, 3))]
+    cases = [
+        ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 6)),
+        ((3, 4), (7, 2, 4, 5)), ((8, 4), (4,)), ((4,), (2, 4, 3)),
+    ]
     [tuple(matmul_shape(a, b)) for a, b in cases]
     #> [(2, 3, 5), (2, 5, 3, 6), (7, 2, 3, 5), (8,), (2, 3)]
-    all(matmul_shape(a, b) == (torch.empty(a) @ torch.empty(b)).shape for a, b in cases)
+    all(
+        matmul_shape(a, b) == (torch.empty(a) @ torch.empty(b)).shape
+        for a, b in cases
+    )
     #> True
     # --8<-- [end:matmul_shape_examples]
 
@@ -183,22 +218,29 @@ def sessions():
     q = torch.zeros(2, 4, 3, 8)  # (B, H, L, D)
     k = torch.zeros(2, 4, 5, 8)  # (B, H, S, D)
     q @ k
-    #> RuntimeError: Expected size for first two dimensions of batch2 tensor to be: [8, 8] but got: [8, 5].
+    #> RuntimeError: Expected size for first two dimensions of batch2 tensor
+    #> to be: [8, 8] but got: [8, 5].
     matmul_shape(q.shape, k.shape)
-    #> ValueError: contracted dimension k does not match: a (2, 4, 3, 8) has k=8 in its last dim, b (2, 4, 5, 8) has 5 in its second-to-last dim
+    #> ValueError: contracted dimension k does not match: a (2, 4, 3, 8) has
+    #> k=8 in its last dim, b (2, 4, 5, 8) has 5 in its second-to-last dim
     torch.zeros(2, 3, 4) @ torch.zeros(5, 6)
     #> RuntimeError: mat1 and mat2 shapes cannot be multiplied (6x4 and 5x6)
     q @ torch.zeros(3, 4, 8, 5)
-    #> RuntimeError: The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0
+    #> RuntimeError: The size of tensor a (2) must match the size of tensor b
+    #> (3) at non-singleton dimension 0
     matmul_shape(q.shape, (3, 4, 8, 5))
-    #> ValueError: batch dims (2, 4) of a (2, 4, 3, 8) and (3, 4) of b (3, 4, 8, 5) cannot broadcast: at dim -4 the sizes 2 and 3 differ and neither is 1
+    #> ValueError: batch dims (2, 4) of a (2, 4, 3, 8) and (3, 4) of b
+    #> (3, 4, 8, 5) cannot broadcast: at dim -4 the sizes 2 and 3 differ and
+    #> neither is 1
     # --8<-- [end:shape_errors]
 
     # --8<-- [start:scores_equal]
     B, H, L, S, D = 2, 3, 4, 5, 8
-    q = torch.randint(-3, 4, (B, H, L, D)).float()  # small integers: every sum is exact
+    # small integers: every sum is exact
+    q = torch.randint(-3, 4, (B, H, L, D)).float()
     k = torch.randint(-3, 4, (B, H, S, D)).float()
-    scores = q @ k.transpose(-2, -1)  # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
+    # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
+    scores = q @ k.transpose(-2, -1)
     scores.shape
     #> torch.Size([2, 3, 4, 5])
     torch.equal(scores, scores_loop(q, k))
@@ -211,7 +253,8 @@ def sessions():
 
     # --8<-- [start:linear_ops]
     B, L, E, hd = 32, 128, 512, 64
-    x = torch.randint(-3, 4, (B, L, E)).float()  # small integers: every sum is exact
+    # small integers: every sum is exact
+    x = torch.randint(-3, 4, (B, L, E)).float()
     proj = nn.Linear(E, hd)
     proj(x).shape
     #> torch.Size([32, 128, 64])
@@ -243,7 +286,8 @@ def sessions():
     #> [('aten::bmm', [(8, 8, 16), (8, 16, 8)])]
     matmul_ops(count_ops(torch.matmul, q, k.transpose(-2, -1)))
     #> {'aten::bmm': 1}
-    qs = split_heads(torch.randint(-3, 4, (B, L, H * D)).float(), H)  # (B, H, L, D) view
+    # (B, H, L, D) view
+    qs = split_heads(torch.randint(-3, 4, (B, L, H * D)).float(), H)
     ks = split_heads(torch.randint(-3, 4, (B, L, H * D)).float(), H)
     qs.stride()
     #> (512, 16, 64, 1)
@@ -251,7 +295,8 @@ def sessions():
     #> {'aten::bmm': 1, 'aten::clone': 2}
     q.reshape(B * H, L, D).data_ptr() == q.data_ptr()  # contiguous: a view
     #> True
-    qs.reshape(B * H, L, D).data_ptr() == qs.data_ptr()  # split_heads view: a copy
+    # split_heads view: a copy
+    qs.reshape(B * H, L, D).data_ptr() == qs.data_ptr()
     #> False
     torch.equal(qs @ ks.transpose(-2, -1), scores_loop(qs, ks))
     #> True
@@ -266,32 +311,44 @@ def sessions():
     #> [('aten::bmm', [(10, 3, 4), (10, 4, 6)])]
     matmul_ops(count_ops(torch.matmul, a, kh))
     #> {'aten::bmm': 1, 'aten::clone': 2}
-    a.expand(2, 5, 3, 4).stride()  # (B, H, L, D): the broadcast dim has stride 0
+    # (B, H, L, D): the broadcast dim has stride 0
+    a.expand(2, 5, 3, 4).stride()
     #> (12, 0, 4, 1)
     kh.expand(2, 5, 4, 6).stride()  # (B, H, D, S)
     #> (0, 24, 6, 1)
-    matmul_ops(count_ops(torch.matmul, torch.zeros(2, 5, 3, 4), torch.zeros(2, 5, 4, 6)))  # same batch dims
+    # same batch dims
+    matmul_ops(
+        count_ops(
+            torch.matmul, torch.zeros(2, 5, 3, 4), torch.zeros(2, 5, 4, 6)
+        )
+    )
     #> {'aten::bmm': 1}
-    count_ops(torch.add, a, torch.zeros(5, 3, 4))  # elementwise: (B, 1, L, D) + (H, L, D) -> (B, H, L, D)
+    # elementwise: (B, 1, L, D) + (H, L, D) -> (B, H, L, D)
+    count_ops(torch.add, a, torch.zeros(5, 3, 4))
     #> Counter({'aten::add': 1})
     # --8<-- [end:broadcast_ops]
 
     # --8<-- [start:broadcast_no_copy]
     B, H, L, D, S = 2, 4, 3, 8, 5
     q = torch.randint(-3, 4, (B, H, L, D)).float()  # contiguous
-    k1 = torch.randint(-3, 4, (1, 1, D, S)).float()  # broadcast over both B and H
+    # broadcast over both B and H
+    k1 = torch.randint(-3, 4, (1, 1, D, S)).float()
     gemm_shapes(torch.matmul, q, k1)  # one bmm over B·H = 8 matrices
     #> [('aten::bmm', [(8, 3, 8), (8, 8, 5)])]
     matmul_ops(count_ops(torch.matmul, q, k1))  # no copy
     #> {'aten::bmm': 1}
-    k1.expand(B, H, D, S).stride()  # (B, H, D, S): both batch dims have stride 0
+    # (B, H, D, S): both batch dims have stride 0
+    k1.expand(B, H, D, S).stride()
     #> (0, 0, 5, 1)
-    k3 = k1.expand(B, H, D, S).reshape(B * H, D, S)  # (B·H, D, S), as in _matmul_impl
-    k3.stride(), k3.data_ptr() == k1.data_ptr()  # a view: the batch stride stays 0
+    # (B·H, D, S), as in _matmul_impl
+    k3 = k1.expand(B, H, D, S).reshape(B * H, D, S)
+    # a view: the batch stride stays 0
+    k3.stride(), k3.data_ptr() == k1.data_ptr()
     #> ((0, 5, 1), True)
     torch.equal(q @ k1, q @ k1.expand(B, H, D, S).contiguous())
     #> True
-    k2 = torch.randint(-3, 4, (D, S)).float()  # a 2-D matrix: no batch dims at all
+    # a 2-D matrix: no batch dims at all
+    k2 = torch.randint(-3, 4, (D, S)).float()
     matmul_ops(count_ops(torch.matmul, q, k2))  # folded into one mm
     #> {'aten::mm': 1}
     # --8<-- [end:broadcast_no_copy]
@@ -306,12 +363,15 @@ def sessions():
     #> [('aten::bmm', [(12, 3, 8), (12, 8, 5)])]
     matmul_ops(count_ops(torch.matmul, qg, kg))  # kg is copied G times
     #> {'aten::bmm': 1, 'aten::clone': 1}
-    kg.expand(B, Hkv, G, D, S).stride()  # the 0 of G sits next to the 40 of Hkv
+    # the 0 of G sits next to the 40 of Hkv
+    kg.expand(B, Hkv, G, D, S).stride()
     #> (80, 40, 0, 5, 1)
-    kx = kg.expand(B, Hkv, G, D, S).reshape(B * Hkv * G, D, S)  # (B·Hkv·G, D, S)
+    # (B·Hkv·G, D, S)
+    kx = kg.expand(B, Hkv, G, D, S).reshape(B * Hkv * G, D, S)
     kx.data_ptr() == kg.data_ptr()  # a copy
     #> False
-    qf = qg.flatten(2, 3)  # (B, Hkv, G·L, D): a view, the G heads stacked as rows
+    # (B, Hkv, G·L, D): a view, the G heads stacked as rows
+    qf = qg.flatten(2, 3)
     kf = kg.squeeze(2)  # (B, Hkv, D, S): a view
     gemm_shapes(torch.matmul, qf, kf)  # B·Hkv = 4 matrices of G·L = 9 rows
     #> [('aten::bmm', [(4, 9, 8), (4, 8, 5)])]
@@ -323,14 +383,16 @@ def sessions():
 
     # --8<-- [start:fold_strides]
     B, L, E = 32, 128, 512
-    xs = torch.randn(L, B, E).transpose(0, 1)  # (B, L, E) view of sequence-first memory
+    # (B, L, E) view of sequence-first memory
+    xs = torch.randn(L, B, E).transpose(0, 1)
     xs.is_contiguous(), xs.stride()
     #> (False, (512, 16384, 1))
     gemm_shapes(torch.matmul, xs, W)
     #> [('aten::bmm', [(32, 128, 512), (32, 512, 64)])]
     matmul_ops(count_ops(torch.matmul, xs, W))
     #> {'aten::bmm': 1}
-    Wg = torch.randn(E, hd, requires_grad=True)  # a weight that will be trained
+    # a weight that will be trained
+    Wg = torch.randn(E, hd, requires_grad=True)
     matmul_ops(count_ops(torch.matmul, xs, Wg))
     #> {'aten::mm': 1, 'aten::clone': 1}
     matmul_ops(count_ops(torch.matmul, x, Wg))
@@ -341,14 +403,16 @@ def sessions():
     torch.backends.mkl.is_available()  # this build has MKL
     #> True
     b1 = torch.randn(6, 8, 32)  # (batch, m, 32): 6 matrices of 8 rows
-    b2 = torch.randn(6, 16, 8)  # (batch, k, n): k·m·n = 16·8·8 = 1024, not tiny
+    # (batch, k, n): k·m·n = 16·8·8 = 1024, not tiny
+    b2 = torch.randn(6, 16, 8)
     rows = b1[..., :16]  # (6, 8, 16): each matrix stored by rows
     every2 = b1[..., ::2]  # (6, 8, 16): every second column
     rows.stride(), every2.stride()  # every2: neither by rows nor by columns
     #> ((256, 32, 1), (256, 32, 2))
     count_ops(torch.bmm, rows, b2)["aten::clone"]  # one MKL batched call
     #> 0
-    count_ops(torch.bmm, every2, b2)["aten::clone"]  # the loop: a copy per matrix
+    # the loop: a copy per matrix
+    count_ops(torch.bmm, every2, b2)["aten::clone"]
     #> 6
     torch.allclose(every2 @ b2, every2.contiguous() @ b2)
     #> True
@@ -356,10 +420,14 @@ def sessions():
 
     # --8<-- [start:layouts]
     proj = nn.Linear(8, 2)
-    [tuple(proj(torch.zeros(*lead, 8)).shape) for lead in [(), (5,), (2, 3, 4)]]
+    [
+        tuple(proj(torch.zeros(*lead, 8)).shape)
+        for lead in [(), (5,), (2, 3, 4)]
+    ]
     #> [(2,), (5, 2), (2, 3, 4, 2)]
     conv = nn.Conv2d(3, 4, kernel_size=1)
-    conv(torch.zeros(2, 3, 5, 5)).shape, conv(torch.zeros(3, 5, 5)).shape  # (N, C, H, W) or (C, H, W)
+    # (N, C, H, W) or (C, H, W)
+    conv(torch.zeros(2, 3, 5, 5)).shape, conv(torch.zeros(3, 5, 5)).shape
     #> (torch.Size([2, 4, 5, 5]), torch.Size([4, 5, 5]))
     nn.MultiheadAttention(8, 2).batch_first, nn.LSTM(8, 4).batch_first
     #> (False, False)
@@ -392,7 +460,10 @@ def sessions():
     model.weight.grad.shape == model.weight.shape
     #> True
     def sample_grad(i):  # the gradient of sample i's own loss
-        return torch.autograd.grad(((model(X[i]) - y[i]) ** 2).mean(), model.weight)[0]
+        return torch.autograd.grad(
+            ((model(X[i]) - y[i]) ** 2).mean(), model.weight
+        )[0]
+
     per_sample = torch.stack([sample_grad(i) for i in range(N)])  # (N, 2, 3)
     per_sample.shape
     #> torch.Size([4, 2, 3])

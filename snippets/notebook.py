@@ -1,30 +1,29 @@
-"""Notebook — build multi-head attention step by step, checking every shape (逐步构建多头注意力，检查每一个形状).
+"""Notebook — build multi-head attention step by step, checking every shape
+(逐步构建多头注意力，检查每一个形状).
 
-Included cell by cell by ``notebooks/notebook.zh.md`` and ``notebooks/notebook.en.md``, the
-sources of the site's Jupyter notebook. The notebook defines its functions by including the
-chapters' own sections (``snippets/shapes.py``, ``snippets/masking.py``, ``snippets/module.py``);
-the sections below are the cells in between, which build small tensors, print their shapes and
-``assert`` what each step promises. Names follow the math: B batch, L query length, S key length,
-E hidden size, H heads, D head_dim.
+Included cell by cell by ``notebooks/notebook.zh.md`` and
+``notebooks/notebook.en.md``, the sources of the site's Jupyter notebook. The
+notebook defines its functions by including the chapters' own sections
+(``snippets/shapes.py``, ``snippets/masking.py``, ``snippets/module.py``); the
+sections below are the cells in between, which build small tensors, print
+their shapes and ``assert`` what each step promises. Names follow the math: B
+batch, L query length, S key length, E hidden size, H heads, D head_dim.
 
-Run this file (``python -m snippets.notebook``) to run every check without Jupyter: here the
-chapters' functions are imported instead of included.
+Run this file (``python -m snippets.notebook``) to run every check without
+Jupyter: here the chapters' functions are imported instead of included.
 """
 
 from snippets.masking import causal_mask, padding_mask
 from snippets.module import (
-    MultiHeadAttention,
-    attention,
-    attention_scores,
-    attention_weights,
-    load_from_torch,
-    mask_scores,
+    MultiHeadAttention, attention, attention_scores, attention_weights,
+    load_from_torch, mask_scores,
 )
 from snippets.shapes import merge_heads, split_heads, split_qkv
 
 
 def main() -> None:
-    """Every cell below, in notebook order, in one namespace (the body of this function)."""
+    """Every cell below, in notebook order, in one namespace
+    (the body of this function)."""
     # --8<-- [start:setup]
     import math
 
@@ -32,18 +31,25 @@ def main() -> None:
     import torch.nn as nn
 
     torch.manual_seed(0)
-    B, L, S, E, H = 2, 3, 4, 8, 2  # batch, query length, key length, hidden size, heads
+    # batch, query length, key length, hidden size, heads
+    B, L, S, E, H = 2, 3, 4, 8, 2
     D = E // H  # head_dim: every head gets E // H = 4 features
-    print(f"torch {torch.__version__}: B={B}, L={L}, S={S}, E={E}, H={H}, D={D}")
+    print(
+        f"torch {torch.__version__}: B={B}, L={L}, S={S}, E={E}, H={H}, D={D}"
+    )
     # --8<-- [end:setup]
 
     # --8<-- [start:check_split_merge]
     x = torch.randn(B, L, E)  # (B, L, E)
     heads = split_heads(x, H)  # (B, L, E) -> (B, H, L, D)
-    print("split_heads:", tuple(x.shape), "->", tuple(heads.shape), "strides", heads.stride())
+    print(
+        "split_heads:", tuple(x.shape), "->", tuple(heads.shape), "strides",
+        heads.stride(),
+    )
     assert heads.shape == (B, H, L, D)
     assert heads.data_ptr() == x.data_ptr()  # a view: nothing was copied
-    assert torch.equal(heads[:, 1], x[:, :, D : 2 * D])  # head 1 = features D..2D-1 of every token
+    # head 1 = features D..2D-1 of every token
+    assert torch.equal(heads[:, 1], x[:, :, D : 2 * D])
     merged = merge_heads(heads)  # (B, H, L, D) -> (B, L, E)
     print("merge_heads:", tuple(heads.shape), "->", tuple(merged.shape))
     assert merged.shape == (B, L, E)
@@ -51,20 +57,26 @@ def main() -> None:
     # --8<-- [end:check_split_merge]
 
     # --8<-- [start:check_split_qkv]
-    qkv_proj = nn.Linear(E, 3 * E)  # one projection for q, k and v: weight (3E, E)
+    # one projection for q, k and v: weight (3E, E)
+    qkv_proj = nn.Linear(E, 3 * E)
     qkv = qkv_proj(x)  # (B, L, E) -> (B, L, 3E)
     q, k, v = split_qkv(qkv, H)  # (B, L, 3E) -> three (B, H, L, D) views
     print("split_qkv:", tuple(qkv.shape), "->", 3, "x", tuple(q.shape))
     assert q.shape == k.shape == v.shape == (B, H, L, D)
-    assert torch.equal(k[:, 0], qkv[:, :, E : E + D])  # k, head 0 = features E..E+D-1
+    # k, head 0 = features E..E+D-1
+    assert torch.equal(k[:, 0], qkv[:, :, E : E + D])
     assert q.data_ptr() == qkv.data_ptr()  # views of the projection's output
     # --8<-- [end:check_split_qkv]
 
     # --8<-- [start:check_projections]
     query = torch.randn(B, L, E)  # (B, L, E): the queries come from here
-    memory = torch.randn(B, S, E)  # (B, S, E): the keys and values come from here
-    q_proj, k_proj, v_proj = nn.Linear(E, H * D), nn.Linear(E, H * D), nn.Linear(E, H * D)
-    q = split_heads(q_proj(query), H)  # (B, L, E) -> (B, L, H·D) -> (B, H, L, D)
+    # (B, S, E): the keys and values come from here
+    memory = torch.randn(B, S, E)
+    q_proj = nn.Linear(E, H * D)
+    k_proj = nn.Linear(E, H * D)
+    v_proj = nn.Linear(E, H * D)
+    # (B, L, E) -> (B, L, H·D) -> (B, H, L, D)
+    q = split_heads(q_proj(query), H)
     k = split_heads(k_proj(memory), H)  # (B, S, E) -> (B, H, S, D)
     v = split_heads(v_proj(memory), H)  # (B, S, E) -> (B, H, S, D)
     print("q", tuple(q.shape), "k", tuple(k.shape), "v", tuple(v.shape))
@@ -72,18 +84,23 @@ def main() -> None:
     # --8<-- [end:check_projections]
 
     # --8<-- [start:check_scores]
-    scores = attention_scores(q, k)  # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
+    # (B, H, L, D) @ (B, H, D, S) -> (B, H, L, S)
+    scores = attention_scores(q, k)
     print("scores:", tuple(scores.shape))
     assert scores.shape == (B, H, L, S)
-    one_pair = q[1, 0, 2] @ k[1, 0, 3] / math.sqrt(D)  # query 2 · key 3, sequence 1, head 0: ()
+    # query 2 · key 3, sequence 1, head 0: ()
+    one_pair = q[1, 0, 2] @ k[1, 0, 3] / math.sqrt(D)
     assert torch.allclose(scores[1, 0, 2, 3], one_pair)
     # --8<-- [end:check_scores]
 
     # --8<-- [start:check_masks]
-    lengths = torch.tensor([4, 2])  # (B,): sequence 1 has 2 real keys, then padding
+    # (B,): sequence 1 has 2 real keys, then padding
+    lengths = torch.tensor([4, 2])
     pad = padding_mask(lengths, S)  # (B, 1, 1, S), True = a real key
     causal = causal_mask(L, S)  # (L, S), True = key j <= query i
-    print("padding mask:", tuple(pad.shape), "causal mask:", tuple(causal.shape))
+    print(
+        "padding mask:", tuple(pad.shape), "causal mask:", tuple(causal.shape)
+    )
     assert pad.shape == (B, 1, 1, S) and causal.shape == (L, S)
     assert torch.broadcast_shapes(pad.shape, scores.shape) == (B, H, L, S)
     assert torch.broadcast_shapes(causal.shape, scores.shape) == (B, H, L, S)
@@ -92,11 +109,14 @@ def main() -> None:
 
     # --8<-- [start:check_weights]
     masked = mask_scores(scores, pad)  # (B, H, L, S): padded keys become -inf
-    weights = attention_weights(masked, pad)  # (B, H, L, S): softmax over the keys
+    # (B, H, L, S): softmax over the keys
+    weights = attention_weights(masked, pad)
     print("weights:", tuple(weights.shape))
     assert weights.shape == (B, H, L, S)
-    assert torch.allclose(weights.sum(dim=-1), torch.ones(B, H, L))  # every row sums to 1
-    assert torch.all(weights[1, :, :, 2:] == 0)  # the two padded keys of sequence 1 get weight 0
+    # every row sums to 1
+    assert torch.allclose(weights.sum(dim=-1), torch.ones(B, H, L))
+    # the two padded keys of sequence 1 get weight 0
+    assert torch.all(weights[1, :, :, 2:] == 0)
     # --8<-- [end:check_weights]
 
     # --8<-- [start:check_attention]
@@ -104,23 +124,29 @@ def main() -> None:
     print("attention:", tuple(out.shape), tuple(weights.shape))
     assert out.shape == (B, H, L, D) and weights.shape == (B, H, L, S)
     w = weights[1, 0, 0]  # query 0 of sequence 1, head 0: (S,)
-    assert torch.allclose(out[1, 0, 0], w[0] * v[1, 0, 0] + w[1] * v[1, 0, 1])  # only its 2 real keys
+    # only its 2 real keys
+    assert torch.allclose(out[1, 0, 0], w[0] * v[1, 0, 0] + w[1] * v[1, 0, 1])
     merged = merge_heads(out)  # (B, H, L, D) -> (B, L, H·D)
     out_proj = nn.Linear(H * D, E)  # H·D -> E
     result = out_proj(merged)  # (B, L, H·D) -> (B, L, E)
     print("merged:", tuple(merged.shape), "projected:", tuple(result.shape))
-    assert result.shape == query.shape  # the residual connection can add it to the input
+    # the residual connection can add it to the input
+    assert result.shape == query.shape
     # --8<-- [end:check_attention]
 
     # --8<-- [start:check_module]
     mha = MultiHeadAttention(E, H)
-    mha.q_proj, mha.k_proj, mha.v_proj, mha.out_proj = q_proj, k_proj, v_proj, out_proj
-    output, attn = mha(query, memory, memory, mask=pad)  # (B, L, E), (B, H, L, S)
+    mha.q_proj, mha.k_proj = q_proj, k_proj
+    mha.v_proj, mha.out_proj = v_proj, out_proj
+    # (B, L, E), (B, H, L, S)
+    output, attn = mha(query, memory, memory, mask=pad)
     print("module:", tuple(output.shape), tuple(attn.shape))
     assert output.shape == (B, L, E) and attn.shape == (B, H, L, S)
-    assert torch.equal(output, result) and torch.equal(attn, weights)  # the same numbers as step by step
+    # the same numbers as step by step
+    assert torch.equal(output, result) and torch.equal(attn, weights)
     try:
-        mha(query, memory, memory, mask=pad.view(B, S))  # (B, S) does not broadcast to (B, H, L, S)
+        # (B, S) does not broadcast to (B, H, L, S)
+        mha(query, memory, memory, mask=pad.view(B, S))
     except ValueError as error:
         print("ValueError:", error)
     else:
@@ -129,21 +155,32 @@ def main() -> None:
 
     # --8<-- [start:check_torch]
     theirs = nn.MultiheadAttention(E, H, batch_first=True)
-    with torch.no_grad():  # its biases start at 0: make them random so that the comparison covers them
+    # its biases start at 0: make them random, so the comparison covers them
+    with torch.no_grad():
         theirs.in_proj_bias.normal_()
         theirs.out_proj.bias.normal_()
     mine = load_from_torch(MultiHeadAttention(E, H), theirs)
-    key_padding_mask = ~pad.view(B, S)  # (B, S), its convention: True = NOT allowed
-    out_t, w_t = theirs(query, memory, memory, key_padding_mask=key_padding_mask, average_attn_weights=False)
-    out_m, w_m = mine(query, memory, memory, mask=pad)  # (B, L, E), (B, H, L, S)
+    # (B, S), its convention: True = NOT allowed
+    key_padding_mask = ~pad.view(B, S)
+    out_t, w_t = theirs(
+        query, memory, memory, key_padding_mask=key_padding_mask,
+        average_attn_weights=False,
+    )
+    # (B, L, E), (B, H, L, S)
+    out_m, w_m = mine(query, memory, memory, mask=pad)
     print("nn.MultiheadAttention:", tuple(out_t.shape), tuple(w_t.shape))
     assert out_t.shape == out_m.shape and w_t.shape == w_m.shape
-    assert torch.allclose(out_m, out_t, atol=1e-6) and torch.allclose(w_m, w_t, atol=1e-6)
+    assert torch.allclose(out_m, out_t, atol=1e-6)
+    assert torch.allclose(w_m, w_t, atol=1e-6)
     x = torch.randn(B, L, E)  # (B, L, E): self-attention, query = key = value
-    out_t, w_t = theirs(x, x, x, attn_mask=~causal_mask(L), average_attn_weights=False)  # (L, L), negated
+    # (L, L), negated
+    out_t, w_t = theirs(
+        x, x, x, attn_mask=~causal_mask(L), average_attn_weights=False
+    )
     out_m, w_m = mine(x, x, x, mask=causal_mask(L))  # (B, L, E), (B, H, L, L)
-    assert torch.allclose(out_m, out_t, atol=1e-6) and torch.allclose(w_m, w_t, atol=1e-6)
-    print("equal to nn.MultiheadAttention: with a padding mask and with a causal mask")
+    assert torch.allclose(out_m, out_t, atol=1e-6)
+    assert torch.allclose(w_m, w_t, atol=1e-6)
+    print("equal to nn.MultiheadAttention, with a padding and a causal mask")
     # --8<-- [end:check_torch]
 
 

@@ -1,10 +1,12 @@
 """Chapter 1 — shapes and memory (形状与内存).
 
-Included section by section by ``docs/shapes.zh.md`` and ``docs/shapes.en.md``. Sections that
-hold functions run as code on the page; the sections inside ``sessions()`` are sessions: under
-each statement, what it shows in ``#>`` lines, checked by the tests. Sections whose name starts
-with ``gpu_`` need a CUDA GPU: they are skipped elsewhere. Names follow the math: B batch, L
-sequence length, H heads, D head_dim, E = H * D the hidden (embedding) size.
+Included section by section by ``docs/shapes.zh.md`` and
+``docs/shapes.en.md``. Sections that hold functions run as code on the page;
+the sections inside ``sessions()`` are sessions: under each statement, what it
+shows in ``#>`` lines, checked by the tests. Sections whose name starts with
+``gpu_`` need a CUDA GPU: they are skipped elsewhere. Names follow the math: B
+batch, L sequence length, H heads, D head_dim, E = H * D the hidden
+(embedding) size.
 """
 
 # --8<-- [start:imports]
@@ -16,25 +18,27 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 # --8<-- [start:split_heads]
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """(B, L, E) -> (B, H, L, D), with E = H * D. Returns a view: nothing is copied."""
+    """(B, L, E) -> (B, H, L, D), E = H * D. A view: nothing is copied."""
     check_split_heads(x, num_heads)
     B, L, E = x.shape
     D = E // num_heads
-    x = x.view(B, L, num_heads, D)  # (B, L, H, D): each token's E features in H heads
+    # (B, L, H, D): each token's E features in H heads
+    x = x.view(B, L, num_heads, D)
     return x.transpose(1, 2)  # (B, H, L, D): a view with swapped strides
 # --8<-- [end:split_heads]
 
 
 # --8<-- [start:split_heads_checks]
 def positive_int(name: str, value) -> int:
-    """value, if it is a positive int (not a bool); otherwise a ValueError naming it."""
+    """value if a positive int (not a bool); else a ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
 
 
 def check_rank(x: torch.Tensor, layout: str, caller: str) -> None:
-    """x must have one dim per name of layout, e.g. "(B, L, E)"; otherwise a ValueError."""
+    """x must have one dim per name of layout, e.g. "(B, L, E)";
+    otherwise a ValueError."""
     if x.dim() != layout.count(",") + 1:
         raise ValueError(
             f"{caller} expects a {layout} tensor, "
@@ -58,11 +62,13 @@ def check_split_heads(x: torch.Tensor, num_heads: int) -> None:
 
 # --8<-- [start:merge_heads]
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(B, H, L, D) -> (B, L, E), with E = H * D. Copies only if the strides need it."""
+    """(B, H, L, D) -> (B, L, E), E = H * D. Copies only if it must."""
     check_merge_heads(x)
     B, H, L, D = x.shape
-    x = x.transpose(1, 2)  # (B, L, H, D): a view; contiguous if memory is B->L->H->D
-    return x.reshape(B, L, H * D)  # (B, L, E): a view if possible, otherwise a copy
+    # (B, L, H, D): a view; contiguous if memory is B->L->H->D
+    x = x.transpose(1, 2)
+    # (B, L, E): a view if possible, otherwise a copy
+    return x.reshape(B, L, H * D)
 # --8<-- [end:merge_heads]
 
 
@@ -77,7 +83,7 @@ def check_merge_heads(x: torch.Tensor) -> None:
 def split_qkv(
     qkv: torch.Tensor, num_heads: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, L, 3E) from one Linear(E, 3E) -> q, k, v, each a (B, H, L, D) view."""
+    """(B, L, 3E) from one Linear(E, 3E) -> q, k, v: (B, H, L, D) views."""
     check_split_qkv(qkv, num_heads)
     B, L, E3 = qkv.shape
     D = E3 // (3 * num_heads)
@@ -104,9 +110,10 @@ def check_split_qkv(qkv: torch.Tensor, num_heads: int) -> None:
 
 
 def sessions():
-    """The chapter's sessions, run section by section by the pages, in page order; not
-    run on import. One function body, so the names a section leaves for the next are
-    plain to see. Under each statement, its output in ``#>`` lines."""
+    """The chapter's sessions, run section by section by the pages, in page
+    order; not run on import. One function body, so the names a section leaves
+    for the next are plain to see. Under each statement, its output in ``#>``
+    lines."""
     # --8<-- [start:strides]
     x = torch.arange(24).view(2, 3, 4)
     x.shape, x.stride()
@@ -164,7 +171,8 @@ def sessions():
     #> ((6, 2, 6, 1), (6, 2, 2, 1))
     one_token.is_contiguous(), one_token.contiguous() is one_token
     #> (True, True)
-    one_token.view(B * H, L, D).data_ptr() == step.data_ptr()  # (B·H, L, D), no copy
+    # (B·H, L, D), no copy
+    one_token.view(B * H, L, D).data_ptr() == step.data_ptr()
     #> True
     B, L, H, D = 2, 3, 1, 2  # one head (H = 1)
     one_head = torch.arange(B * L * H * D).view(B, L, H, D)  # (B, L, H, D)
@@ -177,7 +185,9 @@ def sessions():
 
     # --8<-- [start:view_error]
     t.view(2, 12)
-    #> RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.
+    #> RuntimeError: view size is not compatible with input tensor's size and
+    #> stride (at least one dimension spans across two contiguous subspaces).
+    #> Use .reshape(...) instead.
     t.reshape(2, 12).data_ptr() == x.data_ptr()
     #> False
     torch.equal(t.reshape(2, 12), t.contiguous().view(2, 12))
@@ -222,7 +232,9 @@ def sessions():
     # --8<-- [end:split_heads_example]
 
     # --8<-- [start:split_heads_equals_slicing]
-    per_head = torch.stack([x[:, :, h * D:(h + 1) * D] for h in range(H)], dim=1)
+    per_head = torch.stack(
+        [x[:, :, h * D : (h + 1) * D] for h in range(H)], dim=1
+    )
     per_head.shape
     #> torch.Size([1, 2, 3, 2])
     torch.equal(q, per_head)
@@ -252,9 +264,11 @@ def sessions():
 
     # --8<-- [start:split_heads_errors]
     split_heads(torch.zeros(2, 5, 10), num_heads=4)
-    #> ValueError: hidden size E=10 is not divisible by num_heads=4: every head needs E // num_heads features, and 10 / 4 is not a whole number
+    #> ValueError: hidden size E=10 is not divisible by num_heads=4: every
+    #> head needs E // num_heads features, and 10 / 4 is not a whole number
     split_heads(torch.zeros(5, 8), num_heads=2)
-    #> ValueError: split_heads expects a (B, L, E) tensor, got 2 dims with shape (5, 8)
+    #> ValueError: split_heads expects a (B, L, E) tensor, got 2 dims with
+    #> shape (5, 8)
     # --8<-- [end:split_heads_errors]
 
     # --8<-- [start:merge_heads_example]
@@ -271,14 +285,19 @@ def sessions():
 
     # --8<-- [start:merge_heads_view]
     out.transpose(1, 2).view(B, L, E)
-    #> RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.
-    torch.equal(out.transpose(1, 2).contiguous().view(B, L, E), merge_heads(out))
+    #> RuntimeError: view size is not compatible with input tensor's size and
+    #> stride (at least one dimension spans across two contiguous subspaces).
+    #> Use .reshape(...) instead.
+    torch.equal(
+        out.transpose(1, 2).contiguous().view(B, L, E), merge_heads(out)
+    )
     #> True
     # --8<-- [end:merge_heads_view]
 
     # --8<-- [start:merge_heads_sdpa]
     xq, xk, xv = torch.randn(3, B, L, E)  # three (B, L, E) inputs
-    q, k, v = (split_heads(t, num_heads=H) for t in (xq, xk, xv))  # (B, H, L, D) views
+    # (B, H, L, D) views
+    q, k, v = (split_heads(t, num_heads=H) for t in (xq, xk, xv))
     q.stride()
     #> (12, 2, 4, 1)
     sdpa_out = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, D)
@@ -293,7 +312,8 @@ def sessions():
     # --8<-- [end:merge_heads_sdpa]
 
     # --8<-- [start:merge_heads_matmul]
-    weights = torch.softmax(q @ k.transpose(-2, -1) / D**0.5, dim=-1)  # (B, H, L, L)
+    # (B, H, L, L)
+    weights = torch.softmax(q @ k.transpose(-2, -1) / D**0.5, dim=-1)
     bmm_out = weights @ v  # (B, H, L, D)
     with sdpa_kernel(SDPBackend.MATH):
         math_out = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, D)
@@ -314,17 +334,21 @@ def sessions():
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from snippets.shapes import merge_heads, split_heads
     def layout_on_gpu(backend, B=2, L=128, H=8, D=64):
-        x = torch.randn(3, B, L, H * D).to("cuda", torch.float16)  # 3 x (B, L, E)
-        q, k, v = (split_heads(t, num_heads=H) for t in x)  # 3 x (B, H, L, D) views
+        # 3 x (B, L, E)
+        x = torch.randn(3, B, L, H * D).to("cuda", torch.float16)
+        # 3 x (B, H, L, D) views
+        q, k, v = (split_heads(t, num_heads=H) for t in x)
         with sdpa_kernel(backend):
             out = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, D)
         with sdpa_kernel(SDPBackend.MATH):
             ref = F.scaled_dot_product_attention(q, k, v)  # (B, H, L, D)
         merged = merge_heads(out)  # (B, L, E)
         return (
-            out.stride() == (L * H * D, D, H * D, 1),  # memory B -> L -> H -> D
+            # memory B -> L -> H -> D
+            out.stride() == (L * H * D, D, H * D, 1),
             merged.data_ptr() == out.data_ptr(),  # merge_heads is a view
-            torch.allclose(merged, merge_heads(ref), atol=1e-2),  # same values
+            # same values
+            torch.allclose(merged, merge_heads(ref), atol=1e-2),
         )
     layout_on_gpu(SDPBackend.FLASH_ATTENTION)
     #> (True, True, True)
@@ -342,7 +366,8 @@ def sessions():
     #> tensor([ 0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11])
     q, k, v = split_qkv(qkv, num_heads=H)
     q.shape, k.shape, v.shape
-    #> (torch.Size([1, 2, 3, 2]), torch.Size([1, 2, 3, 2]), torch.Size([1, 2, 3, 2]))
+    #> (torch.Size([1, 2, 3, 2]), torch.Size([1, 2, 3, 2]),
+    #> torch.Size([1, 2, 3, 2]))
     q[0, 0]
     #> tensor([[ 0,  1],
     #>         [12, 13],
@@ -368,5 +393,6 @@ def sessions():
 
     # --8<-- [start:split_qkv_errors]
     split_qkv(torch.zeros(1, 3, 10), num_heads=2)
-    #> ValueError: the last dim 10 must be 3 * E with E divisible by num_heads=2, but 10 is not divisible by 3 * 2 = 6
+    #> ValueError: the last dim 10 must be 3 * E with E divisible by
+    #> num_heads=2, but 10 is not divisible by 3 * 2 = 6
     # --8<-- [end:split_qkv_errors]

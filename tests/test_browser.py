@@ -384,6 +384,29 @@ def test_chinese_renders_as_glyphs_not_boxes(visits):
 
 # --- Search -----------------------------------------------------------------------------------
 
+#: Pasted whole, as PyTorch prints it after `transpose(...).view(...)`.
+VIEW_ERROR = ("view size is not compatible with input tensor's size and stride (at least one "
+              "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+#: Questions typed the way learners type them (Chinese without spaces, a leading minus, fp16, an
+#: error message pasted whole) -> the page that answers them, below the language root: it must be
+#: among the first three results. docs/assets/search-query.js rewrites such queries for lunr.
+LEARNER_SEARCHES = {
+    "zh": {"bmm调用哪个cublas函数": "cublas/", "-inf还是-1e9": "masking/",
+           "fp16 下 -1e9 溢出": "masking/", "view报错 size is not compatible": "shapes/",
+           "need_weights有什么用": "mha/"},
+    "en": {"-inf or -1e9": "masking/", "-1e9 overflow in fp16": "masking/", VIEW_ERROR: "shapes/",
+           "which cublas function does bmm call": "cublas/", "why view fails after transpose": "shapes/"},
+}
+#: Terms with a leading minus (to lunr: "without this term"), searched alone in each language.
+MINUS_TERMS = ("-inf",)
+
+
+@dataclass
+class Found:
+    pages: list[tuple[str, str]]  # (result page path, the terms Material highlights), best first
+    marked: list[str]  # the words Material marked in the results' titles and text
+
+
 def article_text(site_dir: Path, path: str) -> str:
     """The text of a page's article (not its navigation), as a reader sees it."""
     html = file_of(site_dir, path).read_text(encoding="utf-8")
@@ -394,11 +417,12 @@ def article_text(site_dir: Path, path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def search_results(context, served_site) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """(lang, query) -> [(result page path, Material's highlighted terms)], typed into the search
-    box of each language's home page."""
+def search_results(context, served_site) -> dict[tuple[str, str], Found]:
+    """(lang, query) -> what the search box of each language's home page shows for the query,
+    typed into it (SEARCHES, LEARNER_SEARCHES and MINUS_TERMS)."""
     results = {}
-    for lang, queries in SEARCHES.items():
+    for lang in LANGUAGES:
+        queries = [*SEARCHES.get(lang, ()), *LEARNER_SEARCHES.get(lang, {}), *MINUS_TERMS]
         rec = Visit(path="/" + url_prefix(lang), lang=lang)
         page = open_page(context, served_site, rec.path, rec)
         try:
@@ -419,11 +443,13 @@ def search_results(context, served_site) -> dict[tuple[str, str], list[tuple[str
                                        arg=[meta.element_handle(), placeholder])
                 page.wait_for_timeout(150)
                 hrefs = page.eval_on_selector_all("a.md-search-result__link", "els => els.map(e => e.href)")
-                pages = {}
+                pages = {}  # each page's results (the page and its sections): their terms together
                 for href in hrefs:
                     parts = urlsplit(href)
-                    pages.setdefault(parts.path, " ".join(parse_qs(parts.query).get("h", [""])))
-                results[lang, query] = list(pages.items())
+                    terms = " ".join([pages.get(parts.path, ""), *parse_qs(parts.query).get("h", [])])
+                    pages[parts.path] = " ".join(dict.fromkeys(terms.split()))
+                marked = page.eval_on_selector_all(".md-search-result__list mark", "els => els.map(e => e.textContent)")
+                results[lang, query] = Found(list(pages.items()), marked)
         finally:
             page.close()
     return results
@@ -434,8 +460,72 @@ def test_a_search_typed_into_the_box_finds_pages_that_contain_the_query(search_r
     """Which pages each language's search holds is checked on the built index (tests/test_build.py);
     here, what a reader gets: Chinese queries found as whole words (步长, not 步), English ones
     while being typed."""
-    results = search_results[lang, query]
+    results = search_results[lang, query].pages
     assert results, f"searching {query!r} on the {lang} site found nothing"
     without = [f"{p} (Material searched for: {terms!r})" for p, terms in results
                if query.casefold() not in article_text(served_site.site_dir, p).casefold()]
     assert not without, f"{query!r} found pages that do not contain it:\n" + "\n".join(without)
+
+
+@pytest.mark.parametrize("lang, query", [(lang, q) for lang, qs in LEARNER_SEARCHES.items() for q in qs])
+def test_a_question_typed_as_learners_type_it_finds_the_page_that_answers_it(search_results, lang, query):
+    """Among the first three results, with Material's highlighting: the page's result carries the
+    words it matched (the `h` of its link, highlighted on the page) and marks them in the list."""
+    expected = url_prefix(lang) + LEARNER_SEARCHES[lang][query]
+    found = search_results[lang, query]
+    first = [path[1:] for path, _ in found.pages[:3]]
+    assert expected in first, (
+        f"{lang}: {query!r} should find /{expected} among the first three results; found:\n"
+        + "\n".join(f"  {path} (Material searched for: {terms!r})" for path, terms in found.pages))
+    highlighted = dict(found.pages)["/" + expected].split()
+    assert highlighted, f"{lang}: {query!r}: the result /{expected} highlights no word"
+    assert found.marked, f"{lang}: {query!r}: Material marked no word in the results"
+
+
+@pytest.mark.parametrize("lang, term", [(lang, term) for lang in LANGUAGES for term in MINUS_TERMS])
+def test_a_term_with_a_leading_minus_finds_every_page_that_contains_it(search_results, served_site, lang, term):
+    """lunr reads a leading minus as "without this term"; a reader who types -inf means -inf."""
+    found = [path for path, _ in search_results[lang, term].pages]
+    containing = [path for path in site_pages(served_site.site_dir) if language_of(path[1:]) == lang
+                  and term in article_text(served_site.site_dir, path)]
+    assert containing, f"no {lang} page contains {term!r}: choose another term"
+    missing = [path for path in containing if path not in found]
+    assert not missing, f"{lang}: {term!r} did not find these pages that contain it: {missing}"
+    word = term.lstrip("-+")
+    unrelated = [path for path in found if word not in article_text(served_site.site_dir, path)]
+    assert not unrelated, f"{lang}: {term!r} found pages without {word!r}: {unrelated}"
+    assert word in {mark.casefold() for mark in search_results[lang, term].marked}
+
+
+#: The query rewriting on known inputs, with a vocabulary given here: Chinese cut into the longest
+#: words, lunr's syntax gone, abbreviations searched with the pages' word, stop words dropped
+#: unless nothing else is left.
+QUERY_REWRITES = {
+    "bmm调用哪个cublas函数": "bmm 调用 哪个 cublas 函数",
+    "-inf还是-1e9": "inf 还是 1e9",
+    "因果掩码怎么写": "因果掩码 怎么 写",
+    "fp16 下 -1e9 溢出": "fp16 float16 1e9 溢出",
+    "BF16": "BF16 bfloat16",
+    '+title:view^2 ~x* "a\\b" -1.5': "title view 2 x a b 1.5",
+    VIEW_ERROR: "view size compatible input tensors size stride least dimension spans "
+                "across contiguous subspaces Use reshape instead",
+    "is not": "is not",
+    "ｆｐ３２？": "fp32 float32",
+}
+QUERY_VOCABULARY = (["调用", "哪个", "函数", "还是", "因果", "掩码", "因果掩码", "怎么", "溢出"],
+                    ["is", "not", "with", "and", "at", "one", "two", "下"])
+
+
+def test_the_query_rewriting_on_known_inputs(context, served_site):
+    page = context.new_page()
+    try:
+        page.goto(served_site.url + "/")
+        page.add_script_tag(url=served_site.url + "/assets/search-query.js")
+        rewritten = page.evaluate("""([queries, [words, stop]]) => {
+            const { transform, vocabularyOf } = self.siteSearchQuery
+            const vocabulary = vocabularyOf(words, term => stop.includes(term))
+            return queries.map(query => transform(query, vocabulary))
+        }""", [list(QUERY_REWRITES), list(QUERY_VOCABULARY)])
+    finally:
+        page.close()
+    assert dict(zip(QUERY_REWRITES, rewritten)) == QUERY_REWRITES

@@ -108,6 +108,42 @@ def test_search_worker_tries_the_whole_chinese_query_as_one_word(site):
     assert len(re.findall(CJK_QUERY_LOOP.pattern.replace("\\1<", "\\1<="), code)) == 1
 
 
+def test_search_worker_starts_with_the_query_rewriting(site):
+    """docs/assets/search-query.js, as it is, right after the worker's "use strict" (see
+    sitekit/build/search.py), and before Material's own code."""
+    from sitekit.build.search import QUERY_BEGIN, QUERY_END, WORKER_START
+
+    (worker,) = (site / "assets" / "javascripts" / "workers").glob("search.*.min.js")
+    code = worker.read_text(encoding="utf-8")
+    query = (Path(__file__).parents[1] / "docs" / "assets" / "search-query.js").read_text(encoding="utf-8")
+    assert code.startswith(WORKER_START + QUERY_BEGIN + query + QUERY_END + "(()=>{")
+    assert code.count(QUERY_END) == 1
+
+
+def test_patching_the_worker_again_puts_in_the_current_query_rewriting(site, tmp_path):
+    """`mkdocs serve` rebuilds without copying the theme's worker again: patching it twice must
+    leave one copy of the rewriting, the current one, and the loop fixed once."""
+    from sitekit.build.search import CJK_QUERY_LOOP, QUERY_END, QUERY_SCRIPT, patch_worker
+
+    (worker,) = (site / "assets" / "javascripts" / "workers").glob("search.*.min.js")
+    copy = tmp_path / worker.relative_to(site)
+    copy.parent.mkdir(parents=True)
+    copy.write_text(worker.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / QUERY_SCRIPT).write_text("// changed\n", encoding="utf-8")
+    code = patch_worker(tmp_path).read_text(encoding="utf-8")
+    assert code.count(QUERY_END) == 1 and "// changed\n" + QUERY_END in code
+    assert code.split(QUERY_END, 1)[1] == worker.read_text(encoding="utf-8").split(QUERY_END, 1)[1]
+    assert not CJK_QUERY_LOOP.search(code)
+
+
+def test_a_title_word_counts_less_than_in_material_but_more_than_a_word_of_the_text(site):
+    """A pasted error message's words in a section's text are not outranked by one title word."""
+    for lang in LANGUAGES:
+        index = json.loads((site / url_prefix(lang) / "search" / "search_index.json").read_text(encoding="utf-8"))
+        fields = index["config"]["fields"]
+        assert fields["text"]["boost"] < fields["title"]["boost"] < 1000, (lang, fields)
+
+
 def test_generated_figures_are_in_the_site_for_both_languages(site):
     words = {"zh": "内存", "en": "memory"}  # a word of the figure's labels in each language
     for lang in LANGUAGES:

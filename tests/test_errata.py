@@ -13,8 +13,8 @@ from sitekit.site import DEFAULT_LANGUAGE, DOCS, FENCE, HEADING, LANGUAGES, othe
 from sitekit.testing.pages import RUN_LANGUAGES
 
 LINK = re.compile(r"\]\((?P<page>[\w-]+\.md)#(?P<anchor>[\w-]+)\)")
-#: How the chapters cite a seed note: "seed note 004", "种子笔记 004".
-SEED_CITATION = re.compile(r"(?:seed note|种子笔记)\s*(\d{3})")
+#: How the chapters cite a source note: "source note 004", "原始笔记 004".
+SEED_CITATION = re.compile(r"(?:source note|原始笔记)\s*(\d{3})")
 
 
 def table_rows(path: Path) -> list[str]:
@@ -24,7 +24,7 @@ def table_rows(path: Path) -> list[str]:
 
 
 def ledger_rows(path: Path) -> list[str]:
-    """Rows about a claim of a seed note: they start with its number."""
+    """Rows about a claim of a source note: they start with its number."""
     return [row for row in table_rows(path) if re.match(r"\|\s*\d{3}\s*\|", row)]
 
 
@@ -66,8 +66,8 @@ def test_every_ledger_row_links_to_a_section_with_an_executed_example(lang):
 def test_the_ledger_covers_every_seed_note_the_chapters_cite(lang):
     cited = {seed for page in pages(lang) for seed in SEED_CITATION.findall(page.read_text(encoding="utf-8"))}
     seeds = [re.match(r"\|\s*(\d{3})", row).group(1) for row in ledger_rows(DOCS / f"errata.{lang}.md")]
-    assert cited and cited <= set(seeds), f"seed notes cited without a ledger row: {sorted(cited - set(seeds))}"
-    assert seeds == sorted(seeds), "rows are ordered by seed note"
+    assert cited and cited <= set(seeds), f"source notes cited without a ledger row: {sorted(cited - set(seeds))}"
+    assert seeds == sorted(seeds), "rows are ordered by source note"
 
 
 def test_the_ledgers_of_all_languages_have_the_same_rows():

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from figures.matmul import broadcast_svg
+from figures.matmul import attention_scores, broadcast_svg, scores_grid_svg
 from snippets.matmul import count_ops, gemm_shapes, matmul_ops, matmul_shape, scores_bmm, scores_loop
 from snippets.shapes import split_heads
 
@@ -210,3 +210,30 @@ def test_the_broadcast_figure_shows_the_real_shapes(lang, a, b):
 def test_the_figure_rejects_vectors():
     with pytest.raises(ValueError):
         broadcast_svg("en", (3,), (3, 4))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("sizes", [{}, {"B": 1, "H": 2, "L": 3, "S": 2, "D": 4, "seed": 7}])
+def test_the_scores_figure_shows_the_real_scores(lang, sizes):
+    """One L × S matrix per (b, h), its numbers those of q[b, h] @ k[b, h]ᵀ, at sizes a phone shows."""
+    q, k, scores = attention_scores(**sizes)
+    B, H, L, D = q.shape
+    S = k.shape[2]
+    assert scores.shape == (B, H, L, S)
+    svg = ET.fromstring(scores_grid_svg(lang, **sizes))
+    ns = "{http://www.w3.org/2000/svg}"
+    groups = {(int(g.get("data-b")), int(g.get("data-h"))): list(g) for g in svg.iter(f"{ns}g")
+              if g.get("class") == "scores"}
+    assert sorted(groups) == [(b, h) for b in range(B) for h in range(H)]
+    for (b, h), children in groups.items():
+        # A cell is a rect and the text right after it: its value, row by row.
+        cells = [float(children[i + 1].text) for i, el in enumerate(children) if el.tag == f"{ns}rect"]
+        expected = torch.einsum("ld,sd->ls", q[b, h], k[b, h])  # (L, D), (S, D) -> (L, S)
+        assert cells == expected.flatten().tolist(), (b, h)
+    texts = [t.text or "" for t in svg.iter(f"{ns}text")]
+    assert f"({B}, {H}, {L}, {S})" in " ".join(texts)
+    assert texts[-1] == f"{scores.max().item():.0f}"  # the colour scale ends at the real extremes
+    assert f"{scores.min().item():.0f}" in texts[-3:]
+    # Legible on a 390 px phone: narrower than its content column (358 px), no text under 12 px.
+    assert float(svg.get("width")) <= 358
+    assert min(int(t.get("font-size")) for t in svg.iter(f"{ns}text")) >= 12

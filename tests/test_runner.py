@@ -221,3 +221,106 @@ def test_rewrite_outputs_writes_what_the_release_printed(pytester, project):
     assert (project / "snippets" / "demo.py").read_text(encoding="utf-8") == DEMO
     again = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
     again.assert_outcomes(passed=2)
+
+
+WRAPPED = '''\
+def sessions():
+    # --8<-- [start:wrapped]
+    print("one two three four")
+    #> one two
+    #> three four
+    print("one two three four")
+    #> one two
+    #> three for
+    print("one two", "three four", sep="\\n")
+    #> one two three four
+    # --8<-- [end:wrapped]
+'''
+
+
+def test_an_output_line_may_be_wrapped_over_several_output_lines_and_nothing_else(
+    pytester, project
+):
+    (project / "docs" / "wrapped.en.md").write_text(
+        '# Wrapped\n\n```python\n--8<-- "snippets/wrapped.py:wrapped"\n```\n',
+        encoding="utf-8",
+    )
+    (project / "snippets" / "wrapped.py").write_text(WRAPPED, encoding="utf-8")
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    # the wrapped output passes; a wrong word in a wrapped output fails, shown as written;
+    # a break in the output is not a space of the expected text
+    assert "snippets/wrapped.py:3:" not in output
+    assert (
+        "snippets/wrapped.py:6: print(\"one two three four\")\nExpected:\n"
+        "    one two\n    three for\nGot:\n    one two three four\n"
+    ) in output
+    assert "snippets/wrapped.py:9:" in output
+
+
+def test_unwraps_to_reads_only_a_break_between_two_lines_as_a_space():
+    from sitekit.testing.pages import unwraps_to, wrap
+
+    assert unwraps_to("a b\nc d\n", "a b c d\n")
+    assert unwraps_to("a b\nc d\n", "a b\nc d\n")
+    assert not unwraps_to("a b\nc d\n", "a b  c d\n")  # two spaces
+    assert not unwraps_to("a b\nc d\n", "a bc d\n")  # no space
+    assert not unwraps_to("a b\n\nc d\n", "a b  c d\n")  # an empty line stays a line
+    assert not unwraps_to("a b c d\n", "a b\nc d\n")  # the output's breaks stay breaks
+    assert not unwraps_to("a.b\n", "axb\n")  # the text is literal, not a pattern
+    message = "ValueError: " + " ".join(["word"] * 40)
+    lines = wrap(message, "    ")
+    assert len(lines) > 1 and all(len("    #> " + line) <= 78 for line in lines)
+    assert unwraps_to("\n".join(lines) + "\n", message + "\n")
+    aligned = "tensor([[" + ",  ".join(["1.0000"] * 12) + "]])"
+    assert wrap(aligned, "") == [aligned]  # columns aligned with spaces are never wrapped
+
+
+RECORDED = '''\
+def sessions():
+    # --8<-- [start:recorded]
+    print("a long output line, wrapped")
+    #> a long output
+    #> line, wrapped
+    # --8<-- [end:recorded]
+'''
+
+
+def test_a_recorded_wrapped_output_is_recorded_as_the_one_line_it_stands_for(
+    pytester, project
+):
+    (project / "docs" / "recorded.en.md").write_text(
+        '# Recorded\n\n```python\n--8<-- "snippets/recorded.py:recorded"\n```\n',
+        encoding="utf-8",
+    )
+    (project / "snippets" / "recorded.py").write_text(RECORDED, encoding="utf-8")
+    source = 'print("a long output line, wrapped")'
+    _registry(project, f'DIFFERS = (Differs("snippets/recorded.py:recorded", {source!r}, "<0", "x"),)\n')
+
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "docs", "--record-release=run.json"
+    )
+    result.assert_outcomes(passed=1)
+    (example,) = json.loads((project / "run.json").read_text(encoding="utf-8"))["examples"]
+    assert example["shown"] == example["printed"] == "a long output line, wrapped"
+
+
+def test_rewrite_outputs_wraps_a_long_output_line_to_fit_the_page(pytester, project):
+    (project / "docs" / "recorded.en.md").write_text(
+        '# Recorded\n\n```python\n--8<-- "snippets/recorded.py:recorded"\n```\n',
+        encoding="utf-8",
+    )
+    long = " ".join(["word"] * 30)
+    wrong = RECORDED.replace("a long output line, wrapped", long, 1)
+    (project / "snippets" / "recorded.py").write_text(wrong, encoding="utf-8")
+
+    first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs", "--rewrite-outputs")
+    first.assert_outcomes(failed=1)
+    lines = (project / "snippets" / "recorded.py").read_text(encoding="utf-8").splitlines()
+    shown = [line for line in lines if line.lstrip().startswith("#>")]
+    assert len(shown) > 1 and all(len(line) <= 78 for line in shown)
+    assert " ".join(line.split("#> ", 1)[1] for line in shown) == long
+    again = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
+    again.assert_outcomes(passed=1)

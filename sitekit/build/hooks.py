@@ -30,6 +30,9 @@ from sitekit import site
 #: The i18n plugin puts each page's twin in the head as `<link rel="alternate" hreflang>`, and
 #: Material fetches `<href>/sitemap.xml` for each, expecting language roots: a 404 per page.
 HREFLANG_LINK = re.compile(r'<link rel="alternate" href="[^"]*" hreflang="[^"]*">\n?')
+#: mkdocs-glightbox 0.5 returns each page's HTML as a whole document (selectolax's `.html`):
+#: Material's search would then index the page's first heading as a section of an untitled one.
+DOCUMENT_WRAPPER = re.compile(r"^<html><head></head><body>(.*)</body></html>$", re.DOTALL)
 EVIDENCE_MARKER = re.compile(r"^<!-- evidence: (?P<kind>[a-z]+) -->$", re.MULTILINE)
 
 
@@ -39,11 +42,19 @@ def _language(config) -> str:
     return getattr(i18n, "current_language", None) or site.DEFAULT_LANGUAGE
 
 
+def _ui(config) -> dict:
+    """The interface strings of the language being built (extra.ui in mkdocs.yml)."""
+    return config["extra"]["ui"][_language(config)]
+
+
 def on_config(config, **kwargs):
     """Each language's build: Material's search index, keeping pages it already parsed."""
     from sitekit.build.search import keep_parsed_sections
 
     keep_parsed_sections(config)
+    # The heading permalinks' title in this language (the i18n plugin cannot override
+    # markdown_extensions per language).
+    config["mdx_configs"].setdefault("toc", {})["permalink_title"] = _ui(config)["permalink"]
     return config
 
 
@@ -144,7 +155,9 @@ def on_files(files, config, **kwargs):
 
 
 def on_page_content(html: str, page, config, **kwargs):
-    """Notebook pages: Material's markup instead of JupyterLab's."""
+    """The page's HTML without glightbox's document wrapper (hooks run after the plugins); notebook
+    pages: Material's markup instead of JupyterLab's."""
+    html = DOCUMENT_WRAPPER.sub(r"\1", html)
     source = site.PAGE_SOURCE.match(page.file.src_uri)
     if source is None or source["ext"] != "ipynb":
         return html
@@ -153,8 +166,8 @@ def on_page_content(html: str, page, config, **kwargs):
     from sitekit.build.notebooks import META, page_html_cached as page_html
 
     notebook = json.loads(Path(page.file.abs_src_path).read_text(encoding="utf-8"))
-    label = config["extra"]["ui"][config["theme"]["language"]]["download_notebook"]
-    download = (Path(page.file.abs_src_path).name, label)
-    html, tokens = page_html(html, notebook["metadata"][META]["headings"], page.url, site.site_url(), download)
+    download = (Path(page.file.abs_src_path).name, _ui(config)["download_notebook"])
+    html, tokens = page_html(html, notebook["metadata"][META]["headings"], page.url, site.site_url(), download,
+                             _ui(config)["permalink"])
     page.toc = get_toc(tokens)
     return html

@@ -255,7 +255,8 @@ DROPPED = ".zeroclipboard-container, .clipboard-copy-txt, .jp-Collapser"
 STYLE_OR_SCRIPT = re.compile(r"<(style|script)\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
 
 
-def page_html(html: str, headings: list, page_url: str, public_url: str, download: str | None = None):
+def page_html(html: str, headings: list, page_url: str, public_url: str, download: str | None = None,
+              permalink_title: str = "Permanent link"):
     """Turn mkdocs-jupyter's HTML of a notebook into a page that looks like the others.
 
     mkdocs-jupyter inlines about 590 KB of JupyterLab and Pygments CSS and a MathJax and a Mermaid
@@ -266,7 +267,7 @@ def page_html(html: str, headings: list, page_url: str, public_url: str, downloa
       Pygments classes), text output as ``pre > code``, so colours, fonts, the copy button and the
       dark palette are the site's;
     * the explicit heading ids of the source (``headings``: ``[level, id]`` in order) with
-      Material's permalinks, and the table of contents built from them;
+      Material's permalinks (titled ``permalink_title``), and the table of contents built from them;
     * links to the published site (``public_url``) made relative to the page, so that they stay
       on the site being read (``mkdocs serve``, a copy, the published site);
     * a download button for the ``.ipynb`` (``download``: (file name, label)) under the title.
@@ -324,7 +325,7 @@ def page_html(html: str, headings: list, page_url: str, public_url: str, downloa
             del tag["id"]
             continue
         tag["id"] = anchor
-        permalink = soup.new_tag("a", attrs={"class": "headerlink", "href": f"#{anchor}", "title": "Permanent link"})
+        permalink = soup.new_tag("a", attrs={"class": "headerlink", "href": f"#{anchor}", "title": permalink_title})
         permalink.string = "¶"
         tag.append(permalink)
         token = {"level": level, "id": anchor, "name": tag.get_text().rstrip("¶").strip(), "children": []}
@@ -359,15 +360,16 @@ def page_html(html: str, headings: list, page_url: str, public_url: str, downloa
 PAGE_CACHE = ROOT / ".cache" / "notebook-pages"
 
 
-def page_html_cached(html: str, headings: list, page_url: str, public_url: str, download=None):
+def page_html_cached(html: str, headings: list, page_url: str, public_url: str, download=None,
+                     permalink_title: str = "Permanent link"):
     """:func:`page_html`, kept on disk by a digest of its inputs (one file per page URL)."""
-    key = json.dumps([html, headings, page_url, public_url, download, Path(__file__).read_text(encoding="utf-8")])
+    key = json.dumps([html, headings, page_url, public_url, download, permalink_title, Path(__file__).read_text(encoding="utf-8")])
     name = page_url.strip("/").replace("/", "-") or "index"
     path = PAGE_CACHE / f"{name}.{hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]}.json"
     if path.is_file():
         cached = json.loads(path.read_text(encoding="utf-8"))
         return cached["html"], cached["toc"]
-    result = page_html(html, headings, page_url, public_url, download)
+    result = page_html(html, headings, page_url, public_url, download, permalink_title)
     PAGE_CACHE.mkdir(parents=True, exist_ok=True)
     for stale in PAGE_CACHE.glob(f"{name}.*.json"):
         stale.unlink()

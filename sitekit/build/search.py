@@ -5,6 +5,11 @@ pages gets Chinese results and vice versa: Material's search reads one fixed pat
 ``search/search_index.json`` (upstream: mkdocs-static-i18n issue #271). After the whole build,
 :func:`split_index` writes ``search/`` with the Chinese pages and ``en/search/`` with the English
 ones, and :func:`rebase` points the English pages' search at ``en/`` (Material's ``__config.base``).
+
+Queries as readers type them: :func:`patch_worker` puts ``assets/search-query.js`` at the top of
+Material's search worker; it rewrites each query before Material reads it (Chinese cut into the
+index's words, lunr's syntax such as a leading ``-`` read as part of the word, abbreviations).
+Material 9 has no setting for this: its ``__search.transform`` hook of earlier versions is gone.
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ CONFIG_SCRIPT = re.compile(r'(<script id="__config" type="application/json">)(.*
 #: as 步. The fix is one character; the pattern must match exactly once, so that an upgrade of
 #: Material that changes this code stops the build instead of silently undoing the fix.
 CJK_QUERY_LOOP = re.compile(r"for\(let (\w)=(\w)\+1;\1<(\w)\.length;\1\+\+\)\3\.slice\(\2,\1\)in ")
+
+#: The query rewriting put into the worker (docs/assets/search-query.js), below the site root.
+QUERY_SCRIPT = "assets/search-query.js"
+#: The worker's first statement; the rewriting goes right after it, so all of it stays strict code.
+WORKER_START = '"use strict";'
+QUERY_BEGIN = f"\n/* {QUERY_SCRIPT} */\n"
+QUERY_END = "\n;/* Material's search worker */\n"  # ";": the two scripts stay two statements
 
 
 def rebase(html: str, url: str) -> str:
@@ -68,23 +80,30 @@ def split_index(site_dir: Path) -> dict[str, int]:
 
 
 def patch_worker(site_dir: Path) -> Path:
-    """Let Material's query segmentation try the whole remaining query as one word."""
+    """Let Material's query segmentation try the whole remaining query as one word, and put the
+    site's query rewriting (``assets/search-query.js``) before the worker's own code: inlined, so
+    that the worker is still one file to load."""
     workers = sorted((site_dir / "assets" / "javascripts" / "workers").glob("search.*.min.js"))
     if len(workers) != 1:
         raise RuntimeError(f"expected one Material search worker, found {len(workers)}")
     worker = workers[0]
     code = worker.read_text(encoding="utf-8")
-    if len(re.findall(CJK_QUERY_LOOP.pattern.replace("\\1<", "\\1<="), code)) == 1:
-        return worker  # already patched (a rebuild that did not copy the theme's assets again)
-    patched, count = CJK_QUERY_LOOP.subn(
-        lambda m: m.group(0).replace(f"{m[1]}<{m[3]}.length", f"{m[1]}<={m[3]}.length"), code
-    )
-    if count != 1:
-        raise RuntimeError(
-            f"{worker.name}: Material's query segmentation loop not found ({count} matches); "
-            "check whether the new Material version still needs the fix in sitekit/build/search.py"
+    if code.startswith(WORKER_START + QUERY_BEGIN):  # a rebuild that did not copy the theme again
+        material = code.split(QUERY_END, 1)[1]
+    else:
+        if not code.startswith(WORKER_START):
+            raise RuntimeError(f"{worker.name} does not start with {WORKER_START!r}")
+        material, count = CJK_QUERY_LOOP.subn(
+            lambda m: m.group(0).replace(f"{m[1]}<{m[3]}.length", f"{m[1]}<={m[3]}.length"),
+            code[len(WORKER_START) :],
         )
-    worker.write_text(patched, encoding="utf-8")
+        if count != 1:
+            raise RuntimeError(
+                f"{worker.name}: Material's query segmentation loop not found ({count} matches); "
+                "check whether the new Material version still needs the fix in sitekit/build/search.py"
+            )
+    query = (site_dir / QUERY_SCRIPT).read_text(encoding="utf-8")
+    worker.write_text(WORKER_START + QUERY_BEGIN + query + QUERY_END + material, encoding="utf-8")
     return worker
 
 

@@ -10,7 +10,9 @@ Used by the root ``conftest.py``. For each Markdown page under ``docs/`` (both l
   statements of the block). A statement shows what an interactive session would show: what it
   prints, an expression's repr (nothing for None), or ``ExcType: message`` for an exception. What
   it shows must equal the ``#>`` lines right under it, compared as doctest compares output; a
-  statement with no ``#>`` lines must show nothing;
+  statement with no ``#>`` lines must show nothing. A line too long for the page may be wrapped
+  at its spaces over several ``#>`` lines: a line break between two of them may stand for one
+  space of the output, and nothing else is relaxed;
 * failures are reported at ``snippets/<file>.py:<line>``, the statement's line;
 * fences that include a section named ``gpu_…`` are GPU examples: marked ``gpu`` and skipped with
   the reason "needs a CUDA GPU" where ``torch.cuda.is_available()`` is false.
@@ -43,6 +45,57 @@ GPU_SKIP_REASON = "needs a CUDA GPU"
 OUTPUT = re.compile(r"^(?P<indent>[ \t]*)#>(?: (?P<text>.*))?$")
 #: Options for comparing output (doctest's OutputChecker): exact, as doctest compares it.
 CHECK_FLAGS = 0
+#: The widest ``#>`` line: a code block of the site shows about 78 characters.
+WIDTH = 78
+
+
+def unwraps_to(want: str, got: str) -> bool:
+    """Whether ``got`` is ``want`` with some of its line breaks read as one space each: a long
+    output line wrapped at its spaces over several ``#>`` lines. Only a break between two
+    non-empty lines may be a space; every other character must be equal."""
+    lines = want.split("\n")
+    pattern = re.escape(lines[0])
+    for before, after in zip(lines, lines[1:]):
+        pattern += ("[ \n]" if before and after else "\n") + re.escape(after)
+    return re.fullmatch(pattern, got) is not None
+
+
+class OutputChecker(doctest.OutputChecker):
+    """doctest's comparison, which also accepts an output line wrapped over several ``#>``
+    lines (:func:`unwraps_to`)."""
+
+    def check_output(self, want: str, got: str, optionflags: int) -> bool:
+        return super().check_output(want, got, optionflags) or unwraps_to(want, got)
+
+
+def wrap(shown: str, indent: str) -> list[str]:
+    """The lines of ``shown`` as ``#>`` lines under a statement indented by ``indent``: each
+    line longer than the page allows wrapped at its spaces, outside brackets where it can be.
+    A line with no space to break at, or with runs of spaces (aligned columns), stays whole."""
+    width = WIDTH - len(indent) - len("#> ")
+    lines = []
+    for line in shown.split("\n"):
+        while len(line) > width and line == " ".join(line.split()) and " " in line:
+            cut = _break(line, width)
+            lines.append(line[:cut])
+            line = line[cut + 1 :]
+        lines.append(line)
+    return lines
+
+
+def _break(line: str, width: int) -> int:
+    """Where to break ``line``: of its spaces in the second half of ``width``, the last one
+    among the least deep in brackets; else its last space within ``width``; else its first."""
+    depth, spaces = 0, []
+    for i, char in enumerate(line):
+        depth += (char in "([{") - (char in ")]}")
+        if char == " ":
+            spaces.append((depth, -i))
+    late = [space for space in spaces if width // 2 <= -space[1] <= width]
+    if late:
+        return -min(late)[1]
+    fits = [-i for _, i in spaces if -i <= width]
+    return max(fits) if fits else -spaces[0][1]
 
 
 def fence_lexer() -> RawFencedCodeBlockLexer:
@@ -188,7 +241,7 @@ def run_python(example) -> str | None:
     except (SyntaxError, IncludeError) as error:
         return f"{include.target}: {error}"
     version = releases.running()
-    checker = doctest.OutputChecker()
+    checker = OutputChecker()
     failures = []
     stopped = False
     for statement in block:
@@ -212,8 +265,11 @@ def run_python(example) -> str | None:
                     f"failing example at {include.path}:{statement.line}"
                 )
                 if REWRITE.enabled:
+                    source = Path(example.path).parents[1] / include.path
+                    line = source.read_text(encoding="utf-8").splitlines()[statement.line - 1]
+                    indent = line[: len(line) - len(line.lstrip())]
                     REWRITE.add(include.path, statement.want_line, statement.want_count,
-                                got.rstrip("\n").split("\n"), statement.line)
+                                wrap(got.rstrip("\n"), indent), statement.line)
         if releases.recorded(include.target, statement.first):
             RECORD.append(
                 {
@@ -221,7 +277,9 @@ def run_python(example) -> str | None:
                     "target": include.target,
                     "source": statement.first,
                     "line": statement.line,
-                    "shown": statement.want.rstrip("\n"),
+                    # the page's output as one text: its wrapped `#>` lines as the run printed them
+                    "shown": (got if got is not None and unwraps_to(statement.want, got)
+                              else statement.want).rstrip("\n"),
                     "printed": None if got is None else got.rstrip("\n"),
                     "checked": bool(matched),
                 }
