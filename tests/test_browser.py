@@ -10,17 +10,15 @@ must have a working copy button, no math may be left unrendered, and Chinese mus
 glyphs. Searches are typed into the search box as a reader types them. Screenshots of the home
 page and the shapes chapter of each language go to ``build/screenshots/``.
 
-Chromium: the system's, the first of ``CHROMIUM`` on the PATH (Playwright's ``executable_path``;
-no browser download). Where there is none, the browser tests are skipped with the reason, which
-says how to install it; with ``CI=true`` they fail instead.
+Chromium: the system's, shared by the browser test modules (``browser`` in tests/conftest.py, from
+sitekit/testing/browser.py). Where there is none, the browser tests are skipped with the reason,
+which says how to install it; with ``CI=true`` they fail instead.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass, field
 from html import unescape
@@ -30,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from sitekit.site import LANGUAGES, ROOT, language_of, url_prefix
+from sitekit.testing.browser import INSTALL, has_cjk_font, system_chromium, unavailable
 from sitekit.tools.budget import file_of, measure_page, site_pages
 
 pytestmark = pytest.mark.browser
@@ -39,11 +38,6 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 SCREENSHOT_PAGES = {"": "home", "shapes/": "shapes"}
 SEARCHES = {"zh": ("广播", "掩码", "步长"), "en": ("broadcasting", "mask", "stride")}
 
-CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-INSTALL = "on Debian, as root: apt-get install chromium fonts-wqy-microhei"
-#: Flags that let Chromium run headless as root in a container, quietly and offline.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: After the load event, a page counts as settled once no request has been in flight for this long.
 QUIET_S = 0.2
 SETTLE_TIMEOUT_S = 10.0
@@ -52,48 +46,7 @@ PARALLEL_PAGES = 4
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-# --- Chromium and Playwright ------------------------------------------------------------------
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-def unavailable(reason: str):
-    """Skip, or fail where CI=true: CI must run the browser tests."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: the browser tests must run)", pytrace=False)
-    pytest.skip(reason)
-
-
-def system_chromium() -> str:
-    """The path of the system's Chromium; skips (fails with CI=true) where there is none."""
-    path = next(filter(None, map(shutil.which, CHROMIUM)), None)
-    if path is None:
-        unavailable(f"no Chromium on the PATH ({', '.join(CHROMIUM)}); install it, {INSTALL}")
-    return path
-
-
-def has_cjk_font() -> bool | None:
-    """Whether fontconfig knows a Chinese font (None where fc-list is missing)."""
-    if not shutil.which("fc-list"):
-        return None
-    listing = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True)
-    return bool(listing.stdout.strip())
-
-
-@pytest.fixture(scope="session")
-def browser():
-    executable = system_chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the Python package playwright is not installed (it is in the test extras: "
-                    "pip install -e '.[test]')")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
+# --- Chromium -------------------------------------------------------------------------------
 
 def test_without_chromium_the_browser_tests_skip_saying_how_to_install_it_or_fail_in_ci(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)

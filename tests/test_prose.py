@@ -15,7 +15,7 @@ import pytest
 
 from sitekit import site
 
-CJK = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+CJK = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u2014\u2026]")
 #: A line that starts a block of its own rather than continuing the paragraph above it.
 BLOCK_START = re.compile(r"^\s*(?:[-*+] |\d+[.)] |\||#|!!!|\?\?\?|```|~~~|<|--8<--|>|: |\[\^|---)")
 SOURCES = site.pages("zh") + sorted((site.ROOT / "notebooks").glob("*.zh.md"))
@@ -54,7 +54,7 @@ def test_no_chinese_paragraph_breaks_inside_chinese_text(source):
 
 
 #: Chinese characters and punctuation, Chinese quotation marks included.
-CHINESE = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u2018\u2019\u201c\u201d"
+CHINESE = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u2018\u2019\u201c\u201d\u2014\u2026"
 STRAY_SPACE = re.compile(f"[{CHINESE}]\\s+[{CHINESE}]")
 #: Markup the browser does not show, replaced by what it shows: a code span by a Latin letter
 #: (code is set apart by its own spacing), a link or an image by its text, attribute lists and

@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 import sys
 import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -30,9 +29,9 @@ from urllib.parse import unquote
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a script
-from test_browser import CHROMIUM_ARGS, system_chromium, unavailable
 
 from sitekit.site import LANGUAGES, language_of
+from sitekit.testing.browser import launch, serve
 from sitekit.tools.budget import file_of, site_pages
 
 pytestmark = pytest.mark.browser
@@ -375,27 +374,6 @@ def evidence_tables(readings: dict, lang: str):
     return line, offenders
 
 
-def with_browser(work):
-    """work(browser) with a Chromium of its own, run in a thread of its own: Playwright's sync API
-    runs one instance per thread, and tests/test_browser.py keeps its own for the whole session."""
-    executable = system_chromium()  # skips (fails in CI) where there is none
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the Python package playwright is not installed (it is in the test extras)")
-
-    def run():
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            try:
-                return work(browser)
-            finally:
-                browser.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
-
-
 def read_both(browser, base: str, site_dir: Path) -> dict[str, Reading]:
     return {"390 px": read_site(browser, base, site_dir, PHONE),
             "1366 px": read_site(browser, base, site_dir, LAPTOP, switcher=True)}
@@ -404,8 +382,8 @@ def read_both(browser, base: str, site_dir: Path) -> dict[str, Reading]:
 # --- Tests ---------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def readings(served_site) -> dict[str, Reading]:
-    return with_browser(lambda browser: read_both(browser, served_site.url, served_site.site_dir))
+def readings(browser, served_site) -> dict[str, Reading]:
+    return read_both(browser, served_site.url, served_site.site_dir)
 
 
 def report(line: str) -> None:
@@ -458,12 +436,8 @@ def test_evidence_tables_are_readable_on_a_phone_and_a_laptop(readings, lang):
     assert not offenders, "\n".join(offenders)
 
 
-def test_the_switcher_takes_a_reader_to_the_same_section(served_site):
+def test_the_switcher_takes_a_reader_to_the_same_section(browser, served_site):
     """End to end, once per language: a real click on the switcher opens the twin at the section."""
-    with_browser(lambda browser: click_the_switcher(browser, served_site))
-
-
-def click_the_switcher(browser, served_site) -> None:
     context = browser.new_context(viewport=LAPTOP, service_workers="block")
     context.set_default_timeout(15_000)
     try:
@@ -481,46 +455,27 @@ def click_the_switcher(browser, served_site) -> None:
         context.close()
 
 
-def test_the_stray_space_check_finds_spaces_between_chinese_characters():
+def test_the_stray_space_check_finds_spaces_between_chinese_characters(browser):
     """The checks above are not vacuous: a space between Chinese characters is found, one beside
     code is not."""
-    found = with_browser(stray_spaces_in_a_sample)
-    assert len(found) == 2 and "形状： 每个" in found[0] and "单元格。 请" in found[1], found
-
-
-def stray_spaces_in_a_sample(browser) -> list[str]:
     context = browser.new_context()
     try:
         page = context.new_page()
         page.set_content('<html lang="zh"><body><article class="md-content__inner">'
                          '<p>形状： 每个 <code>x</code> 单元格。 请</p><p>用 <code>view</code> 看</p></article></body></html>')
-        return page.evaluate(PAGE_SCRIPT)["spaces"]
+        found = page.evaluate(PAGE_SCRIPT)["spaces"]
     finally:
         context.close()
+    assert len(found) == 2 and "形状： 每个" in found[0] and "单元格。 请" in found[1], found
 
 
 # --- One-off measurement of any built site -----------------------------------------------------
 
 def main(site_dir: Path, details: int = 0) -> None:
     """Prints the summary lines, each with its first `details` offenders."""
-    import functools
-    import http.server
-    import threading
+    with serve(site_dir) as base, launch() as browser:
+        readings = read_both(browser, base, site_dir)
 
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    class Server(http.server.ThreadingHTTPServer):
-        def handle_error(self, request, client_address):
-            pass  # a page closed before its response was sent
-
-    server = Server(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site_dir)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    readings = with_browser(lambda browser: read_both(browser, base, site_dir))
-    server.shutdown()
     def show(line, offenders):
         print(line)
         for offender in offenders[:details]:
