@@ -142,11 +142,16 @@ def sessions():
 '''
 
 
-def test_each_statement_must_show_its_output_lines_and_nothing_else(pytester, project):
-    (project / "docs" / "shows.en.md").write_text(
-        '# Shows\n\n```python\n--8<-- "snippets/shows.py:shows"\n```\n', encoding="utf-8"
+def _one_block_page(project: Path, name: str, snippet: str) -> None:
+    """docs/<name>.en.md: one code block, the section <name> of snippets/<name>.py."""
+    (project / "docs" / f"{name}.en.md").write_text(
+        f'# {name.title()}\n\n```python\n--8<-- "snippets/{name}.py:{name}"\n```\n', encoding="utf-8"
     )
-    (project / "snippets" / "shows.py").write_text(SHOWS, encoding="utf-8")
+    (project / "snippets" / f"{name}.py").write_text(snippet, encoding="utf-8")
+
+
+def test_each_statement_must_show_its_output_lines_and_nothing_else(pytester, project):
+    _one_block_page(project, "shows", SHOWS)
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
     result.assert_outcomes(failed=1)
@@ -241,11 +246,7 @@ def sessions():
 def test_an_output_line_may_be_wrapped_over_several_output_lines_and_nothing_else(
     pytester, project
 ):
-    (project / "docs" / "wrapped.en.md").write_text(
-        '# Wrapped\n\n```python\n--8<-- "snippets/wrapped.py:wrapped"\n```\n',
-        encoding="utf-8",
-    )
-    (project / "snippets" / "wrapped.py").write_text(WRAPPED, encoding="utf-8")
+    _one_block_page(project, "wrapped", WRAPPED)
 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs")
     result.assert_outcomes(failed=1)
@@ -291,11 +292,7 @@ def sessions():
 def test_a_recorded_wrapped_output_is_recorded_as_the_one_line_it_stands_for(
     pytester, project
 ):
-    (project / "docs" / "recorded.en.md").write_text(
-        '# Recorded\n\n```python\n--8<-- "snippets/recorded.py:recorded"\n```\n',
-        encoding="utf-8",
-    )
-    (project / "snippets" / "recorded.py").write_text(RECORDED, encoding="utf-8")
+    _one_block_page(project, "recorded", RECORDED)
     source = 'print("a long output line, wrapped")'
     _registry(project, f'DIFFERS = (Differs("snippets/recorded.py:recorded", {source!r}, "<0", "x"),)\n')
 
@@ -308,13 +305,8 @@ def test_a_recorded_wrapped_output_is_recorded_as_the_one_line_it_stands_for(
 
 
 def test_rewrite_outputs_wraps_a_long_output_line_to_fit_the_page(pytester, project):
-    (project / "docs" / "recorded.en.md").write_text(
-        '# Recorded\n\n```python\n--8<-- "snippets/recorded.py:recorded"\n```\n',
-        encoding="utf-8",
-    )
     long = " ".join(["word"] * 30)
-    wrong = RECORDED.replace("a long output line, wrapped", long, 1)
-    (project / "snippets" / "recorded.py").write_text(wrong, encoding="utf-8")
+    _one_block_page(project, "recorded", RECORDED.replace("a long output line, wrapped", long, 1))
 
     first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "docs", "--rewrite-outputs")
     first.assert_outcomes(failed=1)
