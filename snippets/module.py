@@ -182,9 +182,14 @@ class MultiHeadAttention(nn.Module):
         q = split_heads(self.q_proj(query), H)
         k = split_heads(self.k_proj(key), H)  # (B, S, E) -> (B, H, S, D)
         v = split_heads(self.v_proj(value), H)  # (B, S, E) -> (B, H, S, D)
-        out, weights = attention(q, k, v, mask)  # (B, H, L, D), (B, H, L, S)
+        # (B, H, L, D) and the weights (B, H, L, S)
+        out, weights = self.attend(q, k, v, mask)
         out = merge_heads(out)  # (B, H, L, D) -> (B, L, H·D)
         return self.out_proj(out), weights  # (B, L, E), (B, H, L, S)
+
+    def attend(self, q, k, v, mask):
+        """The attention of the heads; the SDPA chapter swaps it."""
+        return attention(q, k, v, mask)  # (B, H, L, D), (B, H, L, S)
 # --8<-- [end:module]
 
 

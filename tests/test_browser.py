@@ -346,9 +346,11 @@ VIEW_ERROR = ("view size is not compatible with input tensor's size and stride (
 LEARNER_SEARCHES = {
     "zh": {"bmm调用哪个cublas函数": "cublas/", "-inf还是-1e9": "masking/",
            "fp16 下 -1e9 溢出": "masking/", "view报错 size is not compatible": "shapes/",
-           "need_weights有什么用": "mha/"},
+           "need_weights有什么用": "mha/", "sdpa怎样返回注意力权重": "sdpa/",
+           "KV缓存用torch.cat追加": "gqa/"},
     "en": {"-inf or -1e9": "masking/", "-1e9 overflow in fp16": "masking/", VIEW_ERROR: "shapes/",
-           "which cublas function does bmm call": "cublas/", "why view fails after transpose": "shapes/"},
+           "which cublas function does bmm call": "cublas/", "why view fails after transpose": "shapes/",
+           "get attention weights from sdpa": "sdpa/", "repeat_interleave for grouped-query attention": "gqa/"},
 }
 #: Terms with a leading minus (to lunr: "without this term"), searched alone in each language.
 MINUS_TERMS = ("-inf",)
