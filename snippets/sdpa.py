@@ -22,12 +22,13 @@ from torch.nn.attention.bias import causal_lower_right, causal_upper_left
 
 # chapter 4: bool masks, True = allowed; the hand-written masked attention
 from snippets.masking import (
-    causal_mask, check_mask_fits, masked_attention, padding_mask,
+    causal_mask, check_mask_fits, masked_attention, padding_mask, to_additive,
 )
-# chapter 6: the complete module, with its checks
 from snippets.matmul import count_ops  # chapter 2: ops seen by the profiler
-from snippets.module import MultiHeadAttention
-from snippets.shapes import split_heads
+# chapter 6: the scaled scores q·kᵀ/√D, the complete module
+from snippets.module import MultiHeadAttention, attention_scores
+# chapter 1: one rank check, one int check, (B, L, E) -> (B, H, L, D)
+from snippets.shapes import check_rank, positive_int, split_heads
 # --8<-- [end:imports]
 
 
@@ -37,20 +38,13 @@ def seen_keys(L: int, S: int, **kwargs) -> torch.Tensor:
     it. Equal scores spread each query's weight evenly over its keys, and
     v = the identity makes the output rows those weights.
     kwargs go to SDPA: is_causal=True or attn_mask=..."""
-    check_lengths(L, S)
+    positive_int("L", L)
+    positive_int("S", S)
     q, k = torch.zeros(1, 1, L, 1), torch.zeros(1, 1, S, 1)  # (1, 1, L/S, 1)
     v = torch.eye(S).view(1, 1, S, S)  # (1, 1, S, S): v row j = e_j
     out = F.scaled_dot_product_attention(q, k, v, **kwargs)  # (1, 1, L, S)
     return out[0, 0] > 0  # (L, S): weight > 0
 # --8<-- [end:seen_keys]
-
-
-# --8<-- [start:seen_keys_checks]
-def check_lengths(L, S) -> None:
-    for name, n in (("L", L), ("S", S)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be a positive int, got {n!r}")
-# --8<-- [end:seen_keys_checks]
 
 
 # --8<-- [start:sdpa_weights]
@@ -62,14 +56,10 @@ def sdpa_weights(q, k, attn_mask=None):
     A query with no allowed key gets zero weights, as in SDPA on the CPU.
     """
     check_sdpa_weights(q, k, attn_mask)
-    D = q.shape[-1]
-    scores = q @ k.transpose(-2, -1) / D**0.5  # (B, H, L, S)
-    if attn_mask is None:
-        return torch.softmax(scores, dim=-1)  # (B, H, L, S)
-    if attn_mask.dtype == torch.bool:
-        # (B, H, L, S): replaced
-        scores = scores.masked_fill(~attn_mask, float("-inf"))
-    else:
+    scores = attention_scores(q, k)  # (B, H, L, S), chapter 6
+    if attn_mask is not None:
+        if attn_mask.dtype == torch.bool:  # a selection: 0 or -inf
+            attn_mask = to_additive(attn_mask, scores.dtype, neg_inf=True)
         scores = scores + attn_mask  # (B, H, L, S): added
     weights = torch.softmax(scores, dim=-1)  # (B, H, L, S)
     # (B, H, L, 1): rows whose every score is -inf
@@ -82,11 +72,8 @@ def sdpa_weights(q, k, attn_mask=None):
 def check_sdpa_weights(q, k, attn_mask) -> None:
     """q (B, H, L, D) and k (B, H, S, D); the mask dtypes SDPA takes:
     bool, float32 or q's dtype."""
-    if q.dim() != 4 or k.dim() != 4:
-        raise ValueError(
-            "q and k must be 4-D (B, H, L or S, D) tensors, "
-            f"got q {tuple(q.shape)} and k {tuple(k.shape)}"
-        )
+    check_rank(q, "(B, H, L, D)", "sdpa_weights")
+    check_rank(k, "(B, H, S, D)", "sdpa_weights")
     if q.shape[:2] != k.shape[:2] or q.shape[3] != k.shape[3]:
         raise ValueError(
             "q and k must share B, H and D, "
@@ -189,7 +176,7 @@ def sessions():
     torch.allclose(by_bool[0, 0, 0], v[0, 0, 0])
     #> True
     # additive: 0 where allowed, -inf elsewhere
-    additive = torch.zeros(3, 3).masked_fill(~allowed, float("-inf"))
+    additive = to_additive(allowed, neg_inf=True)  # chapter 4
     additive
     #> tensor([[0., -inf, -inf],
     #>         [0., 0., -inf],
@@ -299,7 +286,7 @@ def sessions():
     #>         [1, 1, 0, 0],
     #>         [1, 1, 0, 0]], dtype=torch.int32)
     # the same weights from the additive form of the mask
-    add = torch.zeros(both.shape).masked_fill(~both, float("-inf"))
+    add = to_additive(both, neg_inf=True)  # (B, 1, L, S)
     torch.allclose(sdpa_weights(q, k, add), w)
     #> True
     sdpa_weights(q, k, both.int())
@@ -351,7 +338,7 @@ def sessions():
     pad = torch.tensor([[False, False, False, False],
                         [False, False, True, True]])  # (B, S)
     # (L, S) float: -inf on the future, added
-    future = torch.zeros(4, 4).masked_fill(~causal_mask(4), float("-inf"))
+    future = to_additive(causal_mask(4), neg_inf=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         mixed, _ = mha(x, x, x, key_padding_mask=pad, attn_mask=future)

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from sitekit.site import LANGUAGES, ROOT, language_of, url_prefix
-from sitekit.testing.browser import INSTALL, has_cjk_font, system_chromium, unavailable
+from sitekit.testing.browser import INSTALL, has_cjk_font, local_context, system_chromium, unavailable
 from sitekit.tools.budget import file_of, measure_page, site_pages
 
 pytestmark = pytest.mark.browser
@@ -140,11 +140,7 @@ def context(browser, served_site):
     """One browser context for the session's pages. Requests to any other host are refused, so
     nothing leaves the machine and each one is a failed request; routing also turns the HTTP cache
     off, so every page loads everything it needs, as on a first visit."""
-    base = served_site.url
-    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
-    context.set_default_timeout(15_000)
-    # A pattern (not a Python predicate): the browser intercepts only the requests it matches.
-    context.route(re.compile("^(?!" + re.escape(base) + "(/|$))"), lambda route: route.abort())
+    context = local_context(browser, served_site.url, VIEWPORT)
     yield context
     context.close()
 

@@ -16,13 +16,14 @@ languages, at 1366 px and at 390 px: no console error, no sideways scrolling of 
 
 from __future__ import annotations
 
+import math
 import random
-import re
 
 import pytest
 import torch
 
 from sitekit.site import LANGUAGES, url_prefix
+from sitekit.testing.browser import local_context
 from sitekit.testing.releases import PINNED
 from test_reading import PAGE_SCRIPT as READING  # the same checks of English words and stray spaces
 
@@ -48,7 +49,7 @@ def storage_values(t: torch.Tensor) -> list[int]:
 
 def torch_records(shape: list[int], steps: list[list]) -> list[dict]:
     """What torch gives for the chain: the records of window.strideExplorer.run."""
-    t = torch.arange(_prod(shape)).view(shape)
+    t = torch.arange(math.prod(shape)).view(shape)
     records = []
     for name, *args in steps:
         try:
@@ -141,7 +142,7 @@ def random_shape(rng: random.Random, numel: int | None = None, max_dims: int = 5
         ndim = rng.randint(1, max_dims)
         if numel is None:
             shape = [rng.choice([1, 1, 2, 2, 3, 4]) for _ in range(ndim)]
-            if 0 < _prod(shape) <= MAX_NUMEL:
+            if 0 < math.prod(shape) <= MAX_NUMEL:
                 return shape
         else:
             shape, left = [], numel
@@ -152,13 +153,6 @@ def random_shape(rng: random.Random, numel: int | None = None, max_dims: int = 5
             shape.append(left)
             rng.shuffle(shape)
             return shape
-
-
-def _prod(shape) -> int:
-    out = 1
-    for size in shape:
-        out *= size
-    return out
 
 
 def random_dim(rng: random.Random, ndim: int, bad: float = 0.04) -> int:
@@ -172,7 +166,7 @@ def random_dim(rng: random.Random, ndim: int, bad: float = 0.04) -> int:
 
 def random_new_shape(rng: random.Random, shape: list[int]) -> list[int]:
     """For view and reshape: a split, a merge, a random shape of as many elements, or a wrong one."""
-    numel = _prod(shape)
+    numel = math.prod(shape)
     kind = rng.random()
     if kind < 0.25 and len(shape) >= 2:  # merge two neighbours: fails after a transpose
         d = rng.randrange(len(shape) - 1)
@@ -250,7 +244,7 @@ def random_chains(count: int, seed: int = SEED) -> list[tuple[list, list]]:
     chains = []
     while len(chains) < count:
         shape = random_shape(rng)
-        t = torch.arange(_prod(shape)).view(shape)
+        t = torch.arange(math.prod(shape)).view(shape)
         steps = []
         for _ in range(rng.randint(1, 7)):
             step = random_step(rng, list(t.shape))
@@ -269,11 +263,8 @@ def random_chains(count: int, seed: int = SEED) -> list[tuple[list, list]]:
 
 def open_page(browser, served_site, lang: str, viewport: dict):
     """The shapes page in `lang`, loaded, with its console errors collected in page.errors."""
-    phone = viewport["width"] < 600
-    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone, service_workers="block")
-    context.set_default_timeout(15_000)
     base = served_site.url
-    context.route(re.compile("^(?!" + re.escape(base) + "(/|$))"), lambda route: route.abort())  # no other host
+    context = local_context(browser, base, viewport)
     page = context.new_page()
     page.errors = []
     page.on("console", lambda m: page.errors.append(f"console: {m.text}") if m.type == "error" else None)
@@ -343,7 +334,7 @@ def coverage(chains: list[tuple[list, list]]) -> dict[str, int]:
     """How many steps of the chains, replayed in torch, are of each kind the comparison must see."""
     seen = dict.fromkeys(COVERAGE, 0)
     for shape, steps in chains:
-        t = torch.arange(_prod(shape)).view(shape)
+        t = torch.arange(math.prod(shape)).view(shape)
         for name, *args in steps:
             flat = args[0] if args and isinstance(args[0], list) else args
             try:

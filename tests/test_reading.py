@@ -31,7 +31,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also run as a script
 
 from sitekit.site import LANGUAGES, language_of
-from sitekit.testing.browser import launch, serve
+from sitekit.testing.browser import launch, local_context, serve
 from sitekit.tools.budget import file_of, site_pages
 
 pytestmark = pytest.mark.browser
@@ -228,11 +228,8 @@ def read_site(browser, base: str, site_dir: Path, viewport: dict, switcher: bool
     switcher is clicked from every heading."""
     reading = Reading()
     phone = viewport["width"] < 600
-    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone, service_workers="block")
-    context.set_default_timeout(15_000)
     # Nothing from another host; and no search (its worker and index are not what is read here).
-    context.route(re.compile("^(?!" + re.escape(base) + "(/|$))|/search_index\\.json$|/workers/"),
-                  lambda route: route.abort())
+    context = local_context(browser, base, viewport, refuse_also="/search_index\\.json$|/workers/")
     try:
         paths = [p for p in site_pages(site_dir) if not phone or re.search(
             r'<table|<img[^>]+\.svg"', file_of(site_dir, p).read_text(encoding="utf-8"))]

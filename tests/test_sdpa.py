@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.attention.bias import causal_lower_right
 
-from snippets.masking import causal_mask, padding_mask
+from snippets.masking import causal_mask, padding_mask, to_additive
 from snippets.module import MultiHeadAttention
 from snippets.sdpa import AttendFixed, SdpaMultiHeadAttention, sdpa_weights, seen_keys
 
@@ -28,7 +28,7 @@ def test_sdpa_weights_times_v_is_sdpa(B, H, L, S, D, data):
     assert w.shape == (B, H, L, S)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     assert torch.allclose(w @ v, out, atol=1e-5)
-    additive = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
+    additive = to_additive(mask, neg_inf=True)
     assert torch.allclose(sdpa_weights(q, k, additive), w, atol=1e-6)
 
 
@@ -66,7 +66,7 @@ def test_sdpa_weights_errors():
     q = torch.randn(1, 1, 2, 4)
     with pytest.raises(TypeError, match="attn_mask must be bool"):
         sdpa_weights(q, q, torch.ones(2, 2, dtype=torch.int64))
-    with pytest.raises(ValueError, match="4-D"):
+    with pytest.raises(ValueError, match=r"expects a \(B, H, L, D\) tensor"):
         sdpa_weights(q[0], q)
     with pytest.raises(ValueError, match="share B, H and D"):
         sdpa_weights(q, torch.randn(1, 1, 2, 3))

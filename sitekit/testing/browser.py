@@ -12,6 +12,7 @@ import contextlib
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -100,3 +101,18 @@ def serve(site_dir: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def local_context(browser, base: str, viewport: dict, refuse_also: str = ""):
+    """A browser context that refuses every request to another host than `base` (and those that
+    match the pattern `refuse_also`): nothing leaves the machine, and routing turns the HTTP cache
+    off, so every page loads what it needs as on a first visit. Under 600 px wide it is a phone's
+    (touch, mobile viewport)."""
+    phone = viewport["width"] < 600
+    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone,
+                                  service_workers="block")
+    context.set_default_timeout(15_000)
+    # A pattern (not a Python predicate): the browser intercepts only the requests it matches.
+    pattern = "^(?!" + re.escape(base) + "(/|$))" + (f"|{refuse_also}" if refuse_also else "")
+    context.route(re.compile(pattern), lambda route: route.abort())
+    return context
